@@ -1,0 +1,112 @@
+"""The ``alertbus`` command: ``run`` (everything in one process) or one service alone."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from contextlib import AsyncExitStack
+
+from aiohttp import web
+
+from shared.broker import BrokerUnavailable, connect
+from shared.metrics import Metrics
+from shared.settings import Settings, SettingsError
+
+from . import gateway, hooks, ingest, query
+from .embedded import EmbeddedStore
+
+log = logging.getLogger("alertbus")
+
+
+async def serve(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, host, port, shutdown_timeout=5).start()
+
+
+async def check_broker(settings: Settings) -> None:
+    connection = await connect(settings, timeout=5.0)
+    await connection.close()
+
+
+def wait_for_signal() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_all(settings: Settings) -> None:
+    stop = wait_for_signal()
+    async with AsyncExitStack() as stack:
+        if "DATABASE_URL" not in os.environ:
+            store = EmbeddedStore(settings.data_dir)
+            stack.callback(store.stop)
+            url = await store.start()
+            settings = settings.with_(database_url=url)
+            log.info("embedded store (SecantusDB) at %s, data in %s", url, store.data_dir)
+        await check_broker(settings)
+        metrics = Metrics()
+        worker = ingest.create_worker(settings, metrics)
+        await worker.start()
+        stack.push_async_callback(worker.stop)
+        await serve(stack, query.create_app(settings, metrics), "127.0.0.1", settings.query_port)
+        await serve(stack, hooks.create_app(settings, metrics), settings.host, settings.hooks_port)
+        await serve(stack, gateway.create_app(settings, metrics), settings.host, settings.port)
+        url = f"http://{settings.host}:{settings.port}"
+        print(f"alertbus is running at {url}  (also under {url}/api)", flush=True)
+        if not settings.auth_required:
+            print("authentication is off (AUTH_REQUIRED=false)", flush=True)
+        elif settings.admin_key:
+            print("authenticate with the ADMIN_KEY: 'Authorization: Key <ADMIN_KEY>' or ?api-key=", flush=True)
+        else:
+            print("authentication is on but no ADMIN_KEY is set: set ADMIN_KEY=<a secret> to create the "
+                  "first admin key, or AUTH_REQUIRED=false", flush=True)
+        await stop.wait()
+        print("alertbus is shutting down", flush=True)
+
+
+async def run_one(name: str, settings: Settings) -> None:
+    stop = wait_for_signal()
+    async with AsyncExitStack() as stack:
+        metrics = Metrics()
+        if name == "ingest":
+            worker = ingest.create_worker(settings, metrics)
+            await worker.start()
+            stack.push_async_callback(worker.stop)
+        else:
+            factory = {"gateway": gateway.create_app, "query": query.create_app, "hooks": hooks.create_app}[name]
+            port = {"gateway": settings.port, "query": settings.query_port, "hooks": settings.hooks_port}[name]
+            await serve(stack, factory(settings, metrics), settings.host, port)
+        log.info("%s started", name)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="alertbus", description="Alerta API v3 alert server over RabbitMQ")
+    parser.add_argument("command", choices=["run", "gateway", "ingest", "query", "hooks"])
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"alertbus: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aio_pika").setLevel(logging.WARNING)
+    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    try:
+        asyncio.run(run_all(settings) if args.command == "run" else run_one(args.command, settings))
+    except BrokerUnavailable as exc:
+        print(f"alertbus: {exc}. Start RabbitMQ (e.g. 'rabbitmq-server -detached') or set AMQP_URL.",
+              file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"alertbus: {exc}", file=sys.stderr)
+        return 1
+    return 0

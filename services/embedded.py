@@ -1,0 +1,82 @@
+"""The embedded store of ``alertbus run``: a SecantusDB server process (MongoDB wire protocol) under
+``DATA_DIR``. Only this launcher knows which server is behind the MongoDB URI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from pymongo import AsyncMongoClient
+
+SERVER = "secantusd-py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_command() -> str:
+    beside = Path(sys.executable).with_name(SERVER)
+    found = str(beside) if beside.exists() else shutil.which(SERVER)
+    if not found:
+        raise RuntimeError(f"{SERVER} not found: install the embedded store with 'pip install SecantusDB'")
+    return found
+
+
+class EmbeddedStore:
+    def __init__(self, data_dir: str, port: int | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/alertbus?directConnection=true"
+
+    async def start(self, timeout: float = 60.0) -> str:
+        (self.data_dir / "store").mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "store.log", "ab")  # noqa: SIM115 - owned by the child process
+        self.process = subprocess.Popen(
+            [server_command(), "--host", "127.0.0.1", "--port", str(self.port),
+             "--storage-path", str(self.data_dir / "store"), "--log-level", "WARNING"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        log.close()
+        await wait_for_store(self.url, timeout, self.process)
+        return self.url
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def wait_for_store(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url, serverSelectionTimeoutMS=500)
+    try:
+        while True:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"the embedded store exited with code {process.returncode}")
+            try:
+                await client.admin.command("ping")
+                return
+            except Exception:
+                if loop.time() > deadline:
+                    raise RuntimeError(f"the store at {url} did not answer within {timeout:.0f}s") from None
+                await asyncio.sleep(0.2)
+    finally:
+        await client.close()

@@ -1,0 +1,63 @@
+"""The gateway: the only public entry point. Authenticates, validates, publishes writes to RabbitMQ and
+forwards reads to the query service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from shared.auth import KeyRing
+from shared.broker import RpcClient, connect
+from shared.http import add_routes, make_middlewares
+from shared.metrics import Metrics
+from shared.settings import Settings
+from shared.store import open_store
+
+from .auth import auth_middleware
+from .keys import CLIENT, KEYRING, METRICS, RPC, SETTINGS
+from .views import ALERT_ROUTES, forward, health_routes
+
+log = logging.getLogger("alertbus.gateway")
+
+
+async def broker_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    connection = await connect(settings)
+    rpc = RpcClient(connection, settings)
+    await rpc.start()
+    app[RPC] = rpc
+    yield
+    await connection.close()
+
+
+async def store_context(app: web.Application) -> AsyncIterator[None]:
+    async with open_store(app[SETTINGS].database_url, indexes=False) as store:
+        keyring = KeyRing(store, app[SETTINGS].admin_key)
+        await keyring.bootstrap()
+        app[KEYRING] = keyring
+        yield
+
+
+async def client_context(app: web.Application) -> AsyncIterator[None]:
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session:
+        app[CLIENT] = session
+        yield
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Application:
+    metrics = metrics or Metrics()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[*make_middlewares("gateway", metrics, settings.cors_origins), auth_middleware],
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app.cleanup_ctx.extend([store_context, broker_context, client_context])
+    add_routes(app, ALERT_ROUTES + health_routes())
+    # Every other GET is a read: the query service answers it.
+    app.router.add_route("GET", "/{tail:.*}", forward)
+    return app

@@ -1,0 +1,39 @@
+"""Authentication middleware: every route needs a valid API key unless it is open (health, metrics,
+CORS preflight) or ``AUTH_REQUIRED=false``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from shared.auth import ANONYMOUS, presented_key
+from shared.http import ApiError, Handler
+
+from .keys import KEYRING, SETTINGS
+
+OPEN_PREFIXES = ("/_", "/management", "/metrics", "/api/_", "/api/management")
+PRINCIPAL = "principal"
+
+
+def is_open(request: web.Request) -> bool:
+    if request.method == "OPTIONS":
+        return True
+    path = request.path
+    return path in ("/", "/api", "/api/") or any(
+        path == prefix or path.startswith(prefix + "/") for prefix in OPEN_PREFIXES
+    )
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    key = presented_key(request)
+    if not settings.auth_required or is_open(request):
+        request[PRINCIPAL] = ANONYMOUS
+        return await handler(request)
+    if not key:
+        raise ApiError(401, "authentication required: send an API key (Authorization: Key <key>)")
+    principal = await request.app[KEYRING].authenticate(key)
+    if principal is None:
+        raise ApiError(401, "API key is invalid or has expired")
+    request[PRINCIPAL] = principal
+    return await handler(request)

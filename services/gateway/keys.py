@@ -1,0 +1,17 @@
+"""Typed application keys of the gateway."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from shared.auth import KeyRing
+from shared.broker import RpcClient
+from shared.metrics import Metrics
+from shared.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+RPC = web.AppKey("rpc", RpcClient)
+KEYRING = web.AppKey("keyring", KeyRing)
+CLIENT = web.AppKey("client", aiohttp.ClientSession)

@@ -1,0 +1,125 @@
+"""Gateway handlers: alert and heartbeat writes (RPC over RabbitMQ), forwarding of reads, health."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from shared.broker import ALERT, HEARTBEAT, BrokerUnavailable
+from shared.http import BASE_HEADER, REQUEST_ID, ApiError, Handler, base_url, json_response, read_json
+from shared.render import with_href
+from shared.schemas import ALERT_SCHEMA, HEARTBEAT_SCHEMA, load_body
+
+from .auth import PRINCIPAL
+from .keys import CLIENT, METRICS, RPC, SETTINGS
+
+HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
+
+
+def require(request: web.Request, scope: str) -> None:
+    principal = request[PRINCIPAL]
+    if not principal.allows(scope):
+        raise ApiError(403, f"missing required scope '{scope}'")
+
+
+def _wants_async(request: web.Request) -> bool:
+    return "respond-async" in request.headers.get("Prefer", "").lower()
+
+
+async def _publish(request: web.Request, kind: str) -> web.Response:
+    """Validate, publish with confirms, and answer with the worker's reply (or 202 when asked to, or when
+    the worker did not answer in time: the message is queued and will be processed)."""
+    require(request, "write")
+    payload = load_body(ALERT_SCHEMA if kind == ALERT else HEARTBEAT_SCHEMA, await read_json(request))
+    raw = await request.read()  # the wire format is the body as sent: direct publishers send the same
+    message_id = str(uuid.uuid4())
+    headers: dict[str, Any] = {"user": request[PRINCIPAL].user, "request_id": request["request_id"]}
+    rpc = request.app[RPC]
+    started = time.perf_counter()
+    try:
+        if _wants_async(request):
+            await rpc.send(kind, payload, raw, message_id, headers)
+            reply = None
+        else:
+            reply = await rpc.call(kind, payload, raw, message_id, headers)
+    except BrokerUnavailable as exc:
+        raise ApiError(503, f"message broker unavailable, {kind} not accepted: {exc}") from None
+    request.app[METRICS].publish_seconds.observe(time.perf_counter() - started)
+    if reply is None:
+        return json_response(
+            {"status": "ok", "id": message_id, "message": f"{kind} accepted for processing"}, status=202
+        )
+    code, body = int(reply["code"]), reply["body"]
+    if code >= 400:
+        raise ApiError(code, body.get("message", "rejected"), body.get("errors"))
+    base = base_url(request, api_prefix=True)
+    with_href(body[kind], base, kind)
+    return json_response(body, status=code, headers={"Location": body[kind]["href"]})
+
+
+async def post_alert(request: web.Request) -> web.Response:
+    return await _publish(request, ALERT)
+
+
+async def post_heartbeat(request: web.Request) -> web.Response:
+    return await _publish(request, HEARTBEAT)
+
+
+async def forward(request: web.Request) -> web.StreamResponse:
+    """Pass a read to the query service, with the public base URL so that hrefs point at the gateway."""
+    require(request, "read")
+    settings = request.app[SETTINGS]
+    path = request.match_info.get("tail", "")
+    api = request.path.startswith("/api/")
+    if api:
+        path = path[len("api/"):]
+    params = [(k, v) for k, v in request.query.items() if k != "api-key"]
+    headers = {
+        BASE_HEADER: base_url(request, api_prefix=api),
+        REQUEST_ID: request["request_id"],
+        "Accept": "application/json",
+    }
+    try:
+        async with request.app[CLIENT].get(
+            f"{settings.query_url}/{path}", params=params, headers=headers, allow_redirects=False
+        ) as upstream:
+            body = await upstream.read()
+            out = web.Response(body=body, status=upstream.status)
+            for name, value in upstream.headers.items():
+                if name.lower() not in HOP_HEADERS and name.lower() != REQUEST_ID.lower():
+                    out.headers[name] = value
+            return out
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ApiError(503, f"query service unavailable: {exc.__class__.__name__}") from None
+
+
+async def debug_echo(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "method": request.method, "args": dict(request.query)})
+
+
+async def good_to_go(request: web.Request) -> web.Response:
+    """200 only when the broker connection is open and the store answers."""
+    problems = []
+    rpc = request.app[RPC]
+    if rpc.connection.is_closed:
+        problems.append("broker connection closed")
+    return json_response(
+        {"status": "error" if problems else "ok", "problems": problems}, status=503 if problems else 200
+    )
+
+
+ALERT_ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", "/alert", post_alert),
+    ("POST", "/heartbeat", post_heartbeat),
+]
+
+
+def health_routes() -> list[tuple[str, str, Handler]]:
+    return [
+        ("GET", "/_", debug_echo),
+        ("GET", "/management/gtg", good_to_go),
+    ]

@@ -1,0 +1,159 @@
+"""The ingest worker: consumes the shard queues, applies batches, replies to RPC callers, then acks.
+
+One batch at a time: messages are acknowledged only after their database write, so a crash at any point
+leaves them in the broker to be redelivered (and recognised, see ``Processor``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+
+from shared.broker import connect, declare_topology
+from shared.metrics import Metrics
+from shared.settings import Settings
+from shared.store import Store, StoreUnavailable, open_store
+
+from .processor import Item, Processor, Settle
+
+log = logging.getLogger("alertbus.ingest")
+
+
+class Worker:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self.stack = AsyncExitStack()
+        self.connection: AbstractRobustConnection | None = None
+        self.channel: AbstractChannel | None = None
+        self.queues: list[tuple[AbstractQueue, str]] = []
+        self.processor: Processor | None = None
+        self.store: Store | None = None
+        self.loop_task: asyncio.Task[None] | None = None
+        self.busy = asyncio.Event()
+        self.stopping = False
+
+    async def start(self) -> None:
+        self.store = await self.stack.enter_async_context(open_store(self.settings.database_url))
+        self.processor = Processor(self.store, self.settings, self.metrics)
+        self.connection = await connect(self.settings)
+        self.stack.push_async_callback(self.connection.close)
+        self.channel = await self.connection.channel(publisher_confirms=False)
+        await self.channel.set_qos(prefetch_count=self.settings.prefetch)
+        _, queues = await declare_topology(self.channel, self.settings)
+        self.loop_task = asyncio.create_task(self._run_batches(), name="ingest-batches")
+        for queue in queues:
+            tag = await queue.consume(self.inbox.put, no_ack=False)
+            self.queues.append((queue, tag))
+        log.info("ingest worker consuming %d shard queues", len(queues))
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Graceful shutdown: stop consuming, finish what was received (bounded), then close."""
+        self.stopping = True
+        for queue, tag in self.queues:
+            try:
+                await queue.cancel(tag)
+            except Exception:  # the channel may already be gone; unacked messages return to the broker
+                log.debug("cancel of %s failed", queue.name, exc_info=True)
+        self.queues.clear()
+        deadline = asyncio.get_running_loop().time() + grace
+        while (not self.inbox.empty() or self.busy.is_set()) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.loop_task is not None:
+            self.loop_task.cancel()
+            await asyncio.gather(self.loop_task, return_exceptions=True)
+        await self.stack.aclose()
+
+    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+        loop = asyncio.get_running_loop()
+        batch = [await self.inbox.get()]
+        deadline = loop.time() + self.settings.batch_wait_ms / 1000
+        while len(batch) < self.settings.batch_size:
+            if not self.inbox.empty():
+                batch.append(self.inbox.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self.inbox.get(), remaining))
+            except asyncio.TimeoutError:
+                break
+        return batch
+
+    async def _run_batches(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            self.busy.set()
+            try:
+                # Shielded: a shutdown must not cut a batch between its write and its acks.
+                await asyncio.shield(self._handle(batch))
+            finally:
+                self.busy.clear()
+
+    async def _handle(self, batch: list[AbstractIncomingMessage]) -> None:
+        assert self.processor is not None
+        started = asyncio.get_running_loop().time()
+        delay = 0.2
+        while True:
+            try:
+                items = await self.processor.process(batch)
+                break
+            except StoreUnavailable as exc:
+                if self.stopping:
+                    log.warning("store unavailable during shutdown; %d messages return to the broker", len(batch))
+                    return
+                log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        for item in items:
+            await self._settle(item)
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.batch_seconds.observe(asyncio.get_running_loop().time() - started)
+
+    async def _settle(self, item: Item) -> None:
+        message = item.message
+        final = item.settle is Settle.DEAD or (
+            item.settle is Settle.RETRY and _delivery_count(message) + 1 >= self.settings.max_deliveries
+        )
+        if item.reply and message.reply_to and (item.settle is not Settle.RETRY or final):
+            await self._reply(message, *item.reply)
+        if item.settle is Settle.ACK:
+            await message.ack()
+        elif item.settle is Settle.DEAD:
+            self.metrics.dead_lettered.labels(item.reason or "invalid").inc()
+            await message.reject(requeue=False)
+        else:
+            if final:
+                self.metrics.dead_lettered.labels(item.reason or "error").inc()
+            await message.nack(requeue=True)
+
+    async def _reply(self, message: AbstractIncomingMessage, code: int, body: dict[str, Any]) -> None:
+        assert self.channel is not None
+        try:
+            await self.channel.default_exchange.publish(
+                aio_pika.Message(
+                    json.dumps({"code": code, "body": body}, separators=(",", ":")).encode(),
+                    content_type="application/json",
+                    correlation_id=message.correlation_id,
+                ),
+                routing_key=message.reply_to or "",
+            )
+        except Exception:  # the caller may be gone; the message itself was processed
+            log.warning("reply to %s failed", message.reply_to, exc_info=True)
+
+
+def _delivery_count(message: AbstractIncomingMessage) -> int:
+    value = (message.headers or {}).get("x-delivery-count", 0)
+    return int(value) if isinstance(value, int) else 0
+
+
+def create_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:
+    return Worker(settings, metrics or Metrics())

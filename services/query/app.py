@@ -1,0 +1,31 @@
+"""The query service: every read of the Alerta API, straight from the store (internal; reached through the
+gateway, which passes the public base URL in ``X-Alertbus-Base``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from shared.http import add_routes, make_middlewares
+from shared.metrics import Metrics
+from shared.settings import Settings
+from shared.store import open_store
+
+from .keys import SETTINGS, STORE
+from .views import ROUTES
+
+
+async def store_context(app: web.Application) -> AsyncIterator[None]:
+    async with open_store(app[SETTINGS].database_url) as store:
+        app[STORE] = store
+        yield
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Application:
+    metrics = metrics or Metrics()
+    app = web.Application(middlewares=make_middlewares("query", metrics, settings.cors_origins))
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(store_context)
+    add_routes(app, ROUTES)
+    return app

@@ -1,0 +1,1 @@
+"""alertbus common library: settings, schemas, rules, store, broker."""

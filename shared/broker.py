@@ -1,0 +1,183 @@
+"""RabbitMQ topology, publisher (with confirms) and RPC client. Declared idempotently by every service.
+
+Topology (names get ``BROKER_PREFIX`` in front):
+
+* ``alertbus.ingest`` — ``x-consistent-hash`` exchange; routing key = ``<environment>/<resource>`` (alerts)
+  or ``heartbeat/<origin>``, so that every message of one alert group lands in the same shard.
+* ``alertbus.ingest.<n>`` — ``INGEST_SHARDS`` quorum queues bound with weight 1, single active consumer (so
+  one worker at a time applies a shard, in order), ``x-delivery-limit`` = ``MAX_DELIVERIES`` and
+  dead-lettering to ``alertbus.dlx``.
+* ``alertbus.dlx`` (fanout) → ``alertbus.dead``: messages that failed or could never be processed.
+* Replies (RPC): the worker publishes to the default exchange with the request's ``reply_to`` and
+  ``correlation_id``; the body is ``{"code": <http status>, "body": {...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from pamqp.commands import Basic
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from .settings import Settings
+
+ALERT, HEARTBEAT = "alert", "heartbeat"
+MAX_ROUTING_KEY = 255
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not accept a message (down, unroutable, or nacked)."""
+
+
+@dataclass(frozen=True)
+class Names:
+    ingest: str
+    dlx: str
+    dead: str
+    prefix: str
+    shards: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Names:
+        p = settings.broker_prefix
+        return cls(f"{p}alertbus.ingest", f"{p}alertbus.dlx", f"{p}alertbus.dead", p, settings.shards)
+
+    def shard(self, index: int) -> str:
+        return f"{self.ingest}.{index}"
+
+    def reply_queue(self) -> str:
+        return f"{self.prefix}alertbus.reply.{uuid.uuid4().hex}"
+
+
+def routing_key(kind: str, payload: dict[str, Any]) -> str:
+    """The hash key of a message: equal for all messages of one alert group (or heartbeat origin)."""
+    if kind == HEARTBEAT:
+        key = f"heartbeat/{payload.get('origin') or ''}"
+    else:
+        key = f"{payload.get('environment') or ''}/{payload.get('resource') or ''}"
+    return key.encode()[:MAX_ROUTING_KEY].decode(errors="ignore")
+
+
+async def connect(settings: Settings, timeout: float = 5.0) -> AbstractRobustConnection:
+    try:
+        return await aio_pika.connect_robust(settings.amqp_url, timeout=timeout)
+    except (OSError, asyncio.TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+        raise BrokerUnavailable(f"RabbitMQ at {_safe_url(settings.amqp_url)} did not answer: {exc!r}") from exc
+
+
+def _safe_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}:{parts.port or 5672}{parts.path or '/'}"
+
+
+async def declare_topology(channel: AbstractChannel, settings: Settings) -> tuple[AbstractExchange, list[AbstractQueue]]:
+    names = Names.from_settings(settings)
+    dlx = await channel.declare_exchange(names.dlx, aio_pika.ExchangeType.FANOUT, durable=True)
+    dead = await channel.declare_queue(names.dead, durable=True, arguments={"x-queue-type": "quorum"})
+    await dead.bind(dlx)
+    try:
+        exchange = await channel.declare_exchange(names.ingest, "x-consistent-hash", durable=True)
+    except aio_pika.exceptions.ChannelClosed as exc:
+        raise BrokerUnavailable(
+            "RabbitMQ lacks the consistent-hash exchange; enable it with "
+            "'rabbitmq-plugins enable rabbitmq_consistent_hash_exchange'"
+        ) from exc
+    queues = []
+    for index in range(names.shards):
+        queue = await channel.declare_queue(
+            names.shard(index),
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-single-active-consumer": True,
+                "x-delivery-limit": settings.max_deliveries,
+                "x-dead-letter-exchange": names.dlx,
+            },
+        )
+        await queue.bind(exchange, routing_key="1")
+        queues.append(queue)
+    return exchange, queues
+
+
+def ingest_message(kind: str, body: bytes, message_id: str, **props: Any) -> aio_pika.Message:
+    return aio_pika.Message(
+        body,
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message_id,
+        type=kind,
+        **props,
+    )
+
+
+class RpcClient:
+    """Publishes ingest messages with confirms; ``call`` also waits (bounded) for the worker's reply."""
+
+    def __init__(self, connection: AbstractRobustConnection, settings: Settings) -> None:
+        self.connection = connection
+        self.settings = settings
+        self.names = Names.from_settings(settings)
+        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.reply_to = self.names.reply_queue()
+        self.exchange: AbstractExchange | None = None
+
+    async def start(self) -> None:
+        channel = await self.connection.channel(publisher_confirms=True)
+        self.exchange, _ = await declare_topology(channel, self.settings)
+        reply_channel = await self.connection.channel(publisher_confirms=False)
+        queue = await reply_channel.declare_queue(self.reply_to, exclusive=True, auto_delete=True)
+        await queue.consume(self._on_reply, no_ack=True)
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self.pending.pop(message.correlation_id or "", None)
+        if future is None or future.done():
+            return  # the caller gave up waiting; the message was processed all the same
+        try:
+            future.set_result(json.loads(message.body))
+        except ValueError as exc:
+            future.set_exception(exc)
+
+    async def send(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
+                   headers: dict[str, Any] | None = None, reply: bool = False) -> None:
+        assert self.exchange is not None, "RpcClient.start() was not awaited"
+        props: dict[str, Any] = {"headers": headers or {}}
+        if reply:
+            props.update(reply_to=self.reply_to, correlation_id=message_id)
+        message = ingest_message(kind, body, message_id, **props)
+        try:
+            confirmation = await self.exchange.publish(
+                message, routing_key=routing_key(kind, payload), mandatory=True,
+                timeout=self.settings.rpc_timeout,
+            )
+        except (aio_pika.exceptions.AMQPError, asyncio.TimeoutError, OSError, RuntimeError) as exc:
+            raise BrokerUnavailable(f"broker did not confirm the message: {exc!r}") from exc
+        if not isinstance(confirmation, Basic.Ack):
+            raise BrokerUnavailable(f"broker refused the message: {confirmation!r}")
+
+    async def call(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
+                   headers: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Publish and wait for the reply; ``None`` when the worker did not answer in time (the message
+        is safely queued all the same)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[message_id] = future
+        try:
+            await self.send(kind, payload, body, message_id, headers, reply=True)
+            return await asyncio.wait_for(future, self.settings.rpc_timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            self.pending.pop(message_id, None)

@@ -1,0 +1,68 @@
+"""Stored documents to API bodies (Alerta's JSON shape). ``href`` is added by whoever knows the base URL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from .schemas import isoformat
+from .store import INTERNAL_FIELDS
+
+ALERT_DATES = ("createTime", "receiveTime", "lastReceiveTime", "updateTime")
+
+
+def _iso(value: Any) -> Any:
+    return isoformat(value) if isinstance(value, datetime) else value
+
+
+def alert_body(doc: dict[str, Any], *, history: bool = True) -> dict[str, Any]:
+    body = {key: value for key, value in doc.items() if key not in INTERNAL_FIELDS and key != "_id"}
+    body["id"] = doc["_id"]
+    body.setdefault("customer", None)
+    for key in ALERT_DATES:
+        if key in body:
+            body[key] = _iso(body[key])
+    if history:
+        body["history"] = [
+            {**entry, "updateTime": _iso(entry.get("updateTime")), "href": None}
+            for entry in doc.get("history") or []
+        ]
+    else:
+        body.pop("history", None)
+    return body
+
+
+def heartbeat_body(doc: dict[str, Any], max_latency_ms: int, now: datetime | None = None) -> dict[str, Any]:
+    """A heartbeat with the server-computed ``status``, ``latency`` (ms) and ``since`` (s), as Alerta 9.1."""
+    now = now or datetime.now(UTC)
+    receive, create = doc["receiveTime"], doc["createTime"]
+    latency = int((receive - create).total_seconds() * 1000)
+    since = int((now - receive).total_seconds())
+    if since > doc["timeout"]:
+        status = "expired"
+    elif latency > max_latency_ms:
+        status = "slow"
+    else:
+        status = "ok"
+    return {
+        "id": doc["_id"],
+        "origin": doc["origin"],
+        "tags": doc.get("tags") or [],
+        "attributes": doc.get("attributes") or {},
+        "type": doc.get("type", "Heartbeat"),
+        "createTime": _iso(create),
+        "timeout": doc["timeout"],
+        "maxLatency": max_latency_ms,
+        "receiveTime": _iso(receive),
+        "customer": None,
+        "latency": latency,
+        "since": since,
+        "status": status,
+    }
+
+
+def with_href(body: dict[str, Any], base_url: str, kind: str) -> dict[str, Any]:
+    body["href"] = f"{base_url}/{kind}/{body['id']}"
+    for entry in body.get("history") or []:
+        entry["href"] = f"{base_url}/{kind}/{entry['id']}"
+    return body

@@ -1,0 +1,170 @@
+"""Typed settings, built once from the environment (12-factor).
+
+Names follow Alerta's where one exists (DATABASE_URL, AUTH_REQUIRED, ADMIN_KEY, ALLOWED_ENVIRONMENTS, ...).
+A bad value raises ``SettingsError`` naming the variable; nothing falls back silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value that cannot be used."""
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, default).strip() or default
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise SettingsError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = _text(env, name, default)
+    if urlsplit(value).scheme not in schemes:
+        raise SettingsError(f"{name} must be a URL with scheme {' or '.join(schemes)}, got {value!r}")
+    return value
+
+
+def _regexes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    patterns = _list(env, name, ())
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise SettingsError(f"{name} has an invalid regular expression {pattern!r}: {exc}") from None
+    return patterns
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    broker_prefix: str = ""
+    database_url: str = "mongodb://127.0.0.1:27017/alertbus"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    query_url: str = "http://127.0.0.1:8081"
+    query_port: int = 8081
+    hooks_port: int = 8082
+    base_path: str = ""
+    auth_required: bool = True
+    admin_key: str = ""
+    admin_users: tuple[str, ...] = ()
+    allowed_environments: tuple[str, ...] = ("Production", "Development")
+    origin_blacklist: tuple[str, ...] = ()
+    require_service: bool = True
+    history_limit: int = 100
+    default_page_size: int = 50
+    alert_timeout: int = 86400
+    heartbeat_timeout: int = 86400
+    heartbeat_max_latency_ms: int = 2000
+    max_body_bytes: int = 1024 * 1024
+    cors_origins: tuple[str, ...] = ("*",)
+    rpc_timeout: float = 10.0
+    shards: int = 8
+    prefetch: int = 500
+    batch_size: int = 500
+    batch_wait_ms: int = 5
+    max_deliveries: int = 5
+    log_level: str = "INFO"
+    data_dir: str = "./data"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        port = _int(env, "PORT", 8080, 1, 65535)
+        query_port = _int(env, "QUERY_PORT", port + 1, 1, 65535)
+        log_level = _text(env, "LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}")
+        prefix = env.get("BROKER_PREFIX", "").strip()
+        if prefix and not re.fullmatch(r"[A-Za-z0-9_.:-]+", prefix):
+            raise SettingsError(f"BROKER_PREFIX may hold only letters, digits and _ . : -, got {prefix!r}")
+        base_path = env.get("BASE_PATH", "").strip().rstrip("/")
+        if base_path and not base_path.startswith("/"):
+            raise SettingsError(f"BASE_PATH must start with '/', got {base_path!r}")
+        return cls(
+            amqp_url=_url(env, "AMQP_URL", cls.amqp_url, ("amqp", "amqps")),
+            broker_prefix=prefix,
+            database_url=_url(env, "DATABASE_URL", cls.database_url, ("mongodb", "mongodb+srv")),
+            host=_text(env, "HOST", cls.host),
+            port=port,
+            query_port=query_port,
+            query_url=_url(env, "QUERY_URL", f"http://127.0.0.1:{query_port}", ("http", "https")),
+            hooks_port=_int(env, "HOOKS_PORT", port + 2, 1, 65535),
+            base_path=base_path,
+            auth_required=_bool(env, "AUTH_REQUIRED", True),
+            admin_key=env.get("ADMIN_KEY", "").strip(),
+            admin_users=_list(env, "ADMIN_USERS", ()),
+            allowed_environments=_list(env, "ALLOWED_ENVIRONMENTS", cls.allowed_environments),
+            origin_blacklist=_regexes(env, "ORIGIN_BLACKLIST"),
+            require_service=_bool(env, "REQUIRE_SERVICE", True),
+            history_limit=_int(env, "HISTORY_LIMIT", 100, 1, 10000),
+            default_page_size=_int(env, "DEFAULT_PAGE_SIZE", 50, 1, 1000),
+            alert_timeout=_int(env, "ALERT_TIMEOUT", 86400, 0),
+            heartbeat_timeout=_int(env, "HEARTBEAT_TIMEOUT", 86400, 0),
+            heartbeat_max_latency_ms=_int(env, "HEARTBEAT_MAX_LATENCY", 2000, 0),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),
+            cors_origins=_list(env, "CORS_ORIGINS", ("*",)),
+            rpc_timeout=_float(env, "RPC_TIMEOUT", 10.0, 0.1),
+            shards=_int(env, "INGEST_SHARDS", 8, 1, 256),
+            prefetch=_int(env, "INGEST_PREFETCH", 500, 1, 65535),
+            batch_size=_int(env, "INGEST_BATCH_SIZE", 500, 1, 10000),
+            batch_wait_ms=_int(env, "INGEST_BATCH_WAIT_MS", 5, 0, 10000),
+            max_deliveries=_int(env, "MAX_DELIVERIES", 5, 1, 1000),
+            log_level=log_level,
+            data_dir=_text(env, "DATA_DIR", "./data"),
+        )
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

@@ -1,0 +1,185 @@
+"""All database code: the PyMongo Async API behind one class.
+
+Documents are stored in Alerta's shape (camelCase fields, ``_id`` = alert id) plus two internal fields that
+are never shown to clients: ``severityCode`` (so sorting and counting by severity need no lookup) and
+``_v``, a write token used for optimistic concurrency: every write of an alert replaces ``_v`` with a new
+random token, conditional on the token it read. A writer that lost a race sees its write not applied and
+re-reads; together with the unique index on the identity key this keeps N ingest workers from ever creating
+two documents for one alert.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, InsertOne, ReplaceOne, ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure as _ConnectionFailure
+from pymongo.uri_parser import parse_uri
+
+# Errors that mean "the database is not reachable right now": callers retry later instead of failing.
+StoreUnavailable: tuple[type[BaseException], ...] = (_ConnectionFailure,)
+StoreError = PyMongoError
+INTERNAL_FIELDS = ("_v", "_rids", "severityCode")
+DUPLICATE_KEY = 11000
+
+
+def now_ms() -> datetime:
+    """The current UTC time truncated to milliseconds, the precision the database keeps."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class AlertWrite:
+    """One alert document to write: an insert when ``expected`` is None, else a replace of the version whose
+    token is ``expected`` ("" for a document written by something that set no token)."""
+
+    doc: dict[str, Any]
+    expected: str | None
+
+
+def _id_query(ident: str) -> dict[str, Any]:
+    """Alerta's id lookup: an 8-character id is a prefix of the id or of lastReceiveId, else exact."""
+    if len(ident) == 8:
+        prefix = {"$regex": "^" + re.escape(ident)}
+        return {"$or": [{"_id": prefix}, {"lastReceiveId": prefix}]}
+    return {"$or": [{"_id": ident}, {"lastReceiveId": ident}]}
+
+
+class Store:
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        self.client = client
+        self.db = client[database]
+        self.alerts = self.db["alerts"]
+        self.heartbeats = self.db["heartbeats"]
+
+    async def ping(self) -> None:
+        await self.db.command("ping")
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes the services rely on; idempotent, run by every service at start-up."""
+        await self.alerts.create_index(
+            [("environment", ASCENDING), ("resource", ASCENDING), ("event", ASCENDING)],
+            unique=True, name="identity",
+        )
+        await self.alerts.create_index([("lastReceiveId", ASCENDING)], name="lastReceiveId")
+        await self.alerts.create_index([("lastReceiveTime", DESCENDING)], name="lastReceiveTime")
+        await self.heartbeats.create_index([("origin", ASCENDING)], unique=True, name="origin")
+
+    # -- alerts: the ingest write path ------------------------------------------------------------
+
+    async def load_groups(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Every stored alert of the given (environment, resource) groups, in one query."""
+        keys = list(dict.fromkeys(keys))
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in keys}
+        if not keys:
+            return groups
+        query = {"$or": [{"environment": env, "resource": res} for env, res in keys]}
+        async for doc in self.alerts.find(query):
+            groups.setdefault((doc["environment"], doc["resource"]), []).append(doc)
+        return groups
+
+    async def write_alerts(self, writes: list[AlertWrite]) -> set[str]:
+        """Write a batch in one round-trip; returns the ids whose write lost a race (to be re-applied).
+
+        Each written document gets a new ``_v`` token. An insert that hits the identity index, or a
+        replace whose expected token no longer matches, is a conflict; nothing else is.
+        """
+        if not writes:
+            return set()
+        ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
+        for write in writes:
+            write.doc["_v"] = new_token()
+            if write.expected is None:
+                ops.append(InsertOne(write.doc))
+            else:
+                token = write.expected or {"$exists": False}
+                ops.append(ReplaceOne({"_id": write.doc["_id"], "_v": token}, write.doc))
+        conflicts: set[str] = set()
+        replaces = sum(1 for write in writes if write.expected is not None)
+        try:
+            result = await self.alerts.bulk_write(ops, ordered=False)
+            matched = result.matched_count
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                if error.get("code") != DUPLICATE_KEY:
+                    raise
+                conflicts.add(writes[error["index"]].doc["_id"])
+            matched = exc.details.get("nMatched", 0)
+        if matched < replaces:
+            conflicts |= await self._lost_replaces(writes)
+        return conflicts
+
+    async def _lost_replaces(self, writes: list[AlertWrite]) -> set[str]:
+        tokens = {w.doc["_id"]: w.doc["_v"] for w in writes if w.expected is not None}
+        found = {
+            doc["_id"]: doc.get("_v")
+            async for doc in self.alerts.find({"_id": {"$in": list(tokens)}}, {"_v": 1})
+        }
+        return {ident for ident, token in tokens.items() if found.get(ident) != token}
+
+    # -- alerts: reads ----------------------------------------------------------------------------
+
+    async def get_alert(self, ident: str) -> dict[str, Any] | None:
+        return await self.alerts.find_one(_id_query(ident))
+
+    # -- heartbeats -------------------------------------------------------------------------------
+
+    async def save_heartbeat(self, heartbeat: dict[str, Any]) -> dict[str, Any]:
+        """Upsert by origin; the first id is kept."""
+        fields = {key: heartbeat[key] for key in ("origin", "tags", "attributes", "createTime", "timeout")}
+        fields.update(type="Heartbeat", receiveTime=heartbeat["receiveTime"])
+        for _ in range(3):
+            try:
+                doc = await self.heartbeats.find_one_and_update(
+                    {"origin": heartbeat["origin"]},
+                    {"$set": fields, "$setOnInsert": {"_id": heartbeat["id"]}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                return dict(doc)
+            except DuplicateKeyError:
+                continue  # two first heartbeats of one origin raced; the other one's id wins
+        raise RuntimeError(f"heartbeat upsert for origin {heartbeat['origin']!r} kept conflicting")
+
+    async def get_heartbeat(self, ident: str) -> dict[str, Any] | None:
+        if len(ident) == 8:
+            return await self.heartbeats.find_one({"_id": {"$regex": "^" + re.escape(ident)}})
+        return await self.heartbeats.find_one({"_id": ident})
+
+
+def database_name(url: str) -> str:
+    return parse_uri(url).get("database") or "alertbus"
+
+
+def make_client(url: str, timeout_ms: int = 5000) -> AsyncMongoClient[dict[str, Any]]:
+    return AsyncMongoClient(
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        uuidRepresentation="standard",
+    )
+
+
+@asynccontextmanager
+async def open_store(url: str, *, indexes: bool = True) -> AsyncIterator[Store]:
+    client = make_client(url)
+    try:
+        store = Store(client, database_name(url))
+        if indexes:
+            await store.ensure_indexes()
+        yield store
+    finally:
+        await client.close()
