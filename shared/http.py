@@ -17,6 +17,7 @@ from .schemas import BadInput
 log = logging.getLogger("alertbus.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = "X-Request-ID"
+RID = web.RequestKey("request_id", str)
 BASE_HEADER = "X-Alertbus-Base"  # the public base URL, passed by the gateway to internal services
 CORS_HEADERS = "Origin, X-Requested-With, Content-Type, Accept, Authorization, X-API-Key, X-Request-ID, Prefer"
 CORS_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
@@ -44,7 +45,7 @@ def error_response(code: int, message: str, request_id: str, errors: Any = None)
 
 
 def request_id(request: web.Request) -> str:
-    return str(request.get("request_id", ""))
+    return request.get(RID, "")
 
 
 def base_url(request: web.Request, api_prefix: bool = False) -> str:
@@ -64,7 +65,7 @@ def make_middlewares(service: str, metrics: Metrics, cors_origins: tuple[str, ..
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         rid = request.headers.get(REQUEST_ID) or str(uuid.uuid4())
-        request["request_id"] = rid
+        request[RID] = rid
         started = time.perf_counter()
         try:
             response = await handler(request)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from shared.auth import ANONYMOUS, presented_key
+from shared.auth import ANONYMOUS, Principal, presented_key
 from shared.http import ApiError, Handler
 
 from .keys import KEYRING, SETTINGS
 
 OPEN_PREFIXES = ("/_", "/management", "/metrics", "/api/_", "/api/management")
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def is_open(request: web.Request) -> bool:

@@ -10,7 +10,16 @@ import aiohttp
 from aiohttp import web
 
 from shared.broker import ALERT, HEARTBEAT, BrokerUnavailable
-from shared.http import BASE_HEADER, REQUEST_ID, ApiError, Handler, base_url, json_response, read_json
+from shared.http import (
+    BASE_HEADER,
+    REQUEST_ID,
+    ApiError,
+    Handler,
+    base_url,
+    json_response,
+    read_json,
+    request_id,
+)
 from shared.render import with_href
 from shared.schemas import ALERT_SCHEMA, HEARTBEAT_SCHEMA, load_body
 
@@ -37,7 +46,7 @@ async def _publish(request: web.Request, kind: str) -> web.Response:
     payload = load_body(ALERT_SCHEMA if kind == ALERT else HEARTBEAT_SCHEMA, await read_json(request))
     raw = await request.read()  # the wire format is the body as sent: direct publishers send the same
     message_id = str(uuid.uuid4())
-    headers: dict[str, Any] = {"user": request[PRINCIPAL].user, "request_id": request["request_id"]}
+    headers: dict[str, Any] = {"user": request[PRINCIPAL].user, "request_id": request_id(request)}
     rpc = request.app[RPC]
     started = time.perf_counter()
     try:
@@ -80,7 +89,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
     params = [(k, v) for k, v in request.query.items() if k != "api-key"]
     headers = {
         BASE_HEADER: base_url(request, api_prefix=api),
-        REQUEST_ID: request["request_id"],
+        REQUEST_ID: request_id(request),
         "Accept": "application/json",
     }
     try:
