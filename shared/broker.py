@@ -104,7 +104,7 @@ async def declare_topology(channel: AbstractChannel, settings: Settings) -> tupl
             arguments={
                 "x-queue-type": "quorum",
                 "x-single-active-consumer": True,
-                "x-delivery-limit": settings.max_deliveries,
+                "x-delivery-limit": settings.max_deliveries + 1,
                 "x-dead-letter-exchange": names.dlx,
             },
         )

@@ -127,12 +127,12 @@ class Worker:
             await self._reply(message, *item.reply)
         if item.settle is Settle.ACK:
             await message.ack()
-        elif item.settle is Settle.DEAD:
-            self.metrics.dead_lettered.labels(item.reason or "invalid").inc()
+        elif final:
+            # Dead-letter it ourselves on the last try, so that it is counted exactly once; the queue's
+            # x-delivery-limit stays as the broker-side backstop (e.g. for a worker that crashes on it).
+            self.metrics.dead_lettered.labels(item.reason or "error").inc()
             await message.reject(requeue=False)
         else:
-            if final:
-                self.metrics.dead_lettered.labels(item.reason or "error").inc()
             await message.nack(requeue=True)
 
     async def _reply(self, message: AbstractIncomingMessage, code: int, body: dict[str, Any]) -> None:

@@ -115,10 +115,11 @@ class Processor:
             await self._apply(pending)
         except StoreUnavailable:
             raise
-        except Exception:
+        except Exception as exc:
             if len(pending) <= 1:
                 for item in pending:
-                    log.exception("message %s failed", item.message.message_id)
+                    # Never log the exception whole: a bulk-write error carries the documents.
+                    log.error("message %s failed: %s: %.300s", item.message.message_id, type(exc).__name__, exc)
                     item.finish(Settle.RETRY, 503, error_body(503, "the alert could not be processed"), "error")
             else:
                 # A poison message fails the whole bulk write: apply one at a time to isolate it.
@@ -132,8 +133,8 @@ class Processor:
             await self._apply([item])
         except StoreUnavailable:
             raise
-        except Exception:
-            log.exception("message %s failed", item.message.message_id)
+        except Exception as exc:
+            log.error("message %s failed: %s: %.300s", item.message.message_id, type(exc).__name__, exc)
             item.finish(Settle.RETRY, 503, error_body(503, "the alert could not be processed"), "error")
 
     async def _apply(self, items: list[Item]) -> None:

@@ -1,0 +1,130 @@
+"""Races between workers, the dead-letter queue, and redelivery — against the real broker and store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import aio_pika
+
+from shared.broker import Names
+
+from .conftest import Stack, alert, eventually, unique
+
+
+async def publish(stack: Stack, body: bytes, *, routing_key: str, message_id: str | None = None,
+                  kind: str = "alert") -> None:
+    channel = await stack.connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(Names.from_settings(stack.settings).ingest)
+    await exchange.publish(
+        aio_pika.Message(body, content_type="application/json", type=kind, message_id=message_id,
+                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+        routing_key=routing_key,
+    )
+    await channel.close()
+
+
+async def dead_letters(stack: Stack) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Drain the dead-letter queue (each test looks for its own message ids)."""
+    channel = await stack.connection.channel()
+    queue = await channel.declare_queue(Names.from_settings(stack.settings).dead, passive=True)
+    found = []
+    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+        found.append(message)
+    await channel.close()
+    return found
+
+
+def counter(stack: Stack, name: str, **labels: str) -> float:
+    return stack.metrics.registry.get_sample_value(name, labels or None) or 0.0
+
+
+async def stored_count(stack: Stack, resource: str) -> list[dict[str, Any]]:
+    return await stack.store.alerts.find({"resource": resource}).to_list(None)
+
+
+async def test_two_workers_racing_on_one_alert_make_one_document(stack: Stack) -> None:
+    if len(stack.workers) < 2:
+        second = await stack.start_worker()
+        first = stack.workers[0]
+        # Hand half of the shards to the second worker (single-active-consumer fails over), so that both
+        # workers are active at once.
+        for queue, tag in first.queues[::2]:
+            await queue.cancel(tag)
+        del first.queues[::2]
+        assert second.queues
+    body = alert(unique())
+    replies = await asyncio.gather(*(stack.post_alert(body) for _ in range(50)))
+    assert {status for status, _ in replies} == {201}
+    # A direct publisher that ignores the routing-key convention spreads one alert over every shard:
+    # both workers now race on the same identity.
+    raw = json.dumps(body).encode()
+    await asyncio.gather(*(publish(stack, raw, routing_key=f"spread-{i}") for i in range(50)))
+
+    async def all_applied() -> list[dict[str, Any]] | None:
+        docs = await stored_count(stack, body["resource"])
+        return docs if docs and docs[0]["duplicateCount"] >= 99 else None
+
+    docs = await eventually(all_applied, timeout=30)
+    assert len(docs) == 1 and docs[0]["duplicateCount"] == 99
+
+
+async def test_invalid_message_is_dead_lettered_and_worker_keeps_consuming(stack: Stack) -> None:
+    before = counter(stack, "alertbus_messages_dead_lettered_total", reason="invalid")
+    bad_id = str(uuid.uuid4())
+    await publish(stack, b"{this is not json", routing_key="x", message_id=bad_id)
+    await publish(stack, json.dumps({"resource": "r"}).encode(), routing_key="x", message_id=bad_id + "-2")
+
+    async def both_dead() -> bool:
+        return counter(stack, "alertbus_messages_dead_lettered_total", reason="invalid") >= before + 2
+
+    await eventually(both_dead)
+    ids = {m.message_id for m in await dead_letters(stack)}
+    assert {bad_id, bad_id + "-2"} <= ids
+    status, reply = await stack.post_alert(alert(unique()))
+    assert status == 201, reply
+
+
+async def test_poison_message_is_dead_lettered_after_bounded_tries(stack: Stack) -> None:
+    """A valid alert the store cannot hold (over MongoDB's 16 MiB document limit) fails at write time."""
+    before = counter(stack, "alertbus_messages_dead_lettered_total", reason="error")
+    poison_id = str(uuid.uuid4())
+    resource = unique()
+    poison = alert(resource, text="x" * (17 * 1024 * 1024))
+    await publish(stack, json.dumps(poison).encode(), routing_key=f"Production/{resource}", message_id=poison_id)
+    good = alert(unique())
+    status, _ = await stack.post_alert(good)
+    assert status == 201
+
+    async def dead() -> bool:
+        return counter(stack, "alertbus_messages_dead_lettered_total", reason="error") >= before + 1
+
+    await eventually(dead, timeout=60)
+    dead_messages = [m for m in await dead_letters(stack) if m.message_id == poison_id]
+    assert len(dead_messages) == 1
+    death = dead_messages[0].headers["x-death"][0]
+    assert death["reason"] == "rejected" and death["queue"].startswith(Names.from_settings(stack.settings).ingest)
+    assert await stored_count(stack, resource) == []
+
+
+async def test_redelivered_message_is_not_counted_twice(stack: Stack) -> None:
+    body = alert(unique())
+    status, created = await stack.post_alert(body)
+    assert status == 201
+    receive_id = str(uuid.uuid4())
+    raw = json.dumps(body).encode()
+    key = f"Production/{body['resource']}"
+    await publish(stack, raw, routing_key=key, message_id=receive_id)
+    await publish(stack, raw, routing_key=key, message_id=receive_id)  # the same message again
+    await publish(stack, raw, routing_key=key, message_id=str(uuid.uuid4()))
+
+    async def settled() -> list[dict[str, Any]] | None:
+        docs = await stored_count(stack, body["resource"])
+        return docs if docs[0]["duplicateCount"] >= 2 else None
+
+    docs = await eventually(settled)
+    await asyncio.sleep(0.5)
+    docs = await stored_count(stack, body["resource"])
+    assert len(docs) == 1 and docs[0]["duplicateCount"] == 2
