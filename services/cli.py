@@ -30,7 +30,14 @@ async def serve(stack: AsyncExitStack, app: web.Application, host: str, port: in
 
 
 async def check_broker(settings: Settings) -> None:
-    connection = await connect(settings, timeout=5.0)
+    # aiormq logs its own connection error too; the caller prints the one line that matters.
+    quiet = logging.getLogger("aiormq.connection")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        connection = await connect(settings, timeout=5.0)
+    finally:
+        quiet.setLevel(level)
     await connection.close()
 
 
@@ -45,13 +52,13 @@ def wait_for_signal() -> asyncio.Event:
 async def run_all(settings: Settings) -> None:
     stop = wait_for_signal()
     async with AsyncExitStack() as stack:
+        await check_broker(settings)  # first: a missing broker must be one clear line, not a slow start
         if "DATABASE_URL" not in os.environ:
             store = EmbeddedStore(settings.data_dir)
             stack.callback(store.stop)
             url = await store.start()
             settings = settings.with_(database_url=url)
             log.info("embedded store (SecantusDB) at %s, data in %s", url, store.data_dir)
-        await check_broker(settings)
         metrics = Metrics()
         worker = ingest.create_worker(settings, metrics)
         await worker.start()

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from pamqp.commands import Basic
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -29,6 +28,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from pamqp.commands import Basic
 
 from .settings import Settings
 
@@ -72,7 +72,7 @@ def routing_key(kind: str, payload: dict[str, Any]) -> str:
 async def connect(settings: Settings, timeout: float = 5.0) -> AbstractRobustConnection:
     try:
         return await aio_pika.connect_robust(settings.amqp_url, timeout=timeout)
-    except (OSError, asyncio.TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+    except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
         raise BrokerUnavailable(f"RabbitMQ at {_safe_url(settings.amqp_url)} did not answer: {exc!r}") from exc
 
 
@@ -84,7 +84,9 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}:{parts.port or 5672}{parts.path or '/'}"
 
 
-async def declare_topology(channel: AbstractChannel, settings: Settings) -> tuple[AbstractExchange, list[AbstractQueue]]:
+async def declare_topology(
+    channel: AbstractChannel, settings: Settings
+) -> tuple[AbstractExchange, list[AbstractQueue]]:
     names = Names.from_settings(settings)
     dlx = await channel.declare_exchange(names.dlx, aio_pika.ExchangeType.FANOUT, durable=True)
     dead = await channel.declare_queue(names.dead, durable=True, arguments={"x-queue-type": "quorum"})
@@ -163,7 +165,7 @@ class RpcClient:
                 message, routing_key=routing_key(kind, payload), mandatory=True,
                 timeout=self.settings.rpc_timeout,
             )
-        except (aio_pika.exceptions.AMQPError, asyncio.TimeoutError, OSError, RuntimeError) as exc:
+        except (TimeoutError, aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
             raise BrokerUnavailable(f"broker did not confirm the message: {exc!r}") from exc
         if not isinstance(confirmation, Basic.Ack):
             raise BrokerUnavailable(f"broker refused the message: {confirmation!r}")
@@ -177,7 +179,7 @@ class RpcClient:
         try:
             await self.send(kind, payload, body, message_id, headers, reply=True)
             return await asyncio.wait_for(future, self.settings.rpc_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         finally:
             self.pending.pop(message_id, None)

@@ -148,7 +148,8 @@ class Store:
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
-                return dict(doc)
+                if doc is not None:  # always, with upsert and ReturnDocument.AFTER
+                    return dict(doc)
             except DuplicateKeyError:
                 continue  # two first heartbeats of one origin raced; the other one's id wins
         raise RuntimeError(f"heartbeat upsert for origin {heartbeat['origin']!r} kept conflicting")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from shared import rules
-from shared.severity import next_status, trend
 from shared.settings import Settings, SettingsError
+from shared.severity import next_status, trend
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from shared.settings import Settings
 from shared.store import open_store
 
 from .auth import auth_middleware
-from .keys import CLIENT, KEYRING, METRICS, RPC, SETTINGS
+from .keys import CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE
 from .views import ALERT_ROUTES, forward, health_routes
 
 log = logging.getLogger("alertbus.gateway")
@@ -38,6 +38,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
         keyring = KeyRing(store, app[SETTINGS].admin_key)
         await keyring.bootstrap()
         app[KEYRING] = keyring
+        app[STORE] = store
         yield
 
 

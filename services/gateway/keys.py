@@ -9,9 +9,11 @@ from shared.auth import KeyRing
 from shared.broker import RpcClient
 from shared.metrics import Metrics
 from shared.settings import Settings
+from shared.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 RPC = web.AppKey("rpc", RpcClient)
 KEYRING = web.AppKey("keyring", KeyRing)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
+STORE = web.AppKey("store", Store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -24,7 +25,7 @@ from shared.render import with_href
 from shared.schemas import ALERT_SCHEMA, HEARTBEAT_SCHEMA, load_body
 
 from .auth import PRINCIPAL
-from .keys import CLIENT, METRICS, RPC, SETTINGS
+from .keys import CLIENT, METRICS, RPC, SETTINGS, STORE
 
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
 
@@ -116,6 +117,10 @@ async def good_to_go(request: web.Request) -> web.Response:
     rpc = request.app[RPC]
     if rpc.connection.is_closed:
         problems.append("broker connection closed")
+    try:
+        await asyncio.wait_for(request.app[STORE].ping(), 2.0)
+    except Exception as exc:  # any failure to answer means "not good to go"
+        problems.append(f"store unavailable: {type(exc).__name__}")
     return json_response(
         {"status": "error" if problems else "ok", "problems": problems}, status=503 if problems else 200
     )

@@ -84,7 +84,7 @@ class Worker:
                 break
             try:
                 batch.append(await asyncio.wait_for(self.inbox.get(), remaining))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
         return batch
 

@@ -1,0 +1,74 @@
+"""The ``alertbus`` command: clear failures, and the all-in-one ``run`` serving real requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import aio_pika
+
+from services.embedded import free_port
+from shared.settings import Settings
+
+from .conftest import delete_topology
+
+ALERTBUS = str(Path(sys.executable).with_name("alertbus"))
+
+
+def test_missing_broker_is_one_clear_line_and_exit_code_1() -> None:
+    env = {**os.environ, "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/"}
+    started = time.monotonic()
+    result = subprocess.run([ALERTBUS, "run"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert time.monotonic() - started < 15
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "RabbitMQ" in lines[0] and "did not answer" in lines[0]
+
+
+def test_bad_setting_names_the_variable() -> None:
+    result = subprocess.run([ALERTBUS, "gateway"], env={**os.environ, "PORT": "eighty"},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "PORT" in result.stderr
+
+
+def test_run_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "QUERY_PORT": str(free_port()), "HOOKS_PORT": str(free_port()),
+           "DATA_DIR": str(tmp_path), "ADMIN_KEY": "cli-test", "BROKER_PREFIX": f"cli-{port}.",
+           "INGEST_SHARDS": "2", "LOG_LEVEL": "WARNING"}
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.Popen([ALERTBUS, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner, banner
+        body = json.dumps({"resource": "cli", "event": "Up", "environment": "Production", "service": ["s"]})
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/alert", data=body.encode(), method="POST",
+                                         headers={"Authorization": "Key cli-test"})
+        with urllib.request.urlopen(request, timeout=20) as response:
+            assert response.status == 201
+            alert_id = json.loads(response.read())["id"]
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/alert/{alert_id}?api-key=cli-test", timeout=20
+        ) as response:
+            assert json.loads(response.read())["alert"]["resource"] == "cli"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        asyncio.run(_delete_topology(env))
+    assert code == 0
+    assert (tmp_path / "store").is_dir()
+
+
+async def _delete_topology(env: dict[str, str]) -> None:
+    settings = Settings.from_env(env)
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    await delete_topology(connection, settings)
+    await connection.close()
