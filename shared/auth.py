@@ -1,22 +1,30 @@
-"""API-key authentication. Keys are stored only as SHA-256 hashes; lookups are cached briefly in memory so
-that authenticating a request does not cost a database round-trip."""
+"""API keys: generation, hashing, authentication with a short in-memory cache, aggregated usage counting.
+
+A key is 240 random bits, URL-safe. Only its SHA-256 hash is stored, so the keys collection holds no usable
+key. Authenticating a request costs no database round-trip while the key is cached, and usage (``count``,
+``lastUsedTime``) is added up in memory and flushed in one bulk write every few seconds.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from .store import Store
+from .schemas import SCOPES
+from .store.accounts import Accounts
 
-SCOPES = ("read", "write", "admin")
-CACHE_SECONDS = 30.0
+CACHE_SECONDS = 10.0
+KEY_BYTES = 30  # 240 bits
+PREFIX_LENGTH = 8
+DEFAULT_KEY_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class Principal:
     key_id: str | None = None
 
     def allows(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        return "admin" in self.scopes or scope in self.scopes or (scope == "read" and "write" in self.scopes)
 
 
 ANONYMOUS = Principal("anonymous", frozenset(SCOPES))
@@ -34,6 +42,10 @@ ANONYMOUS = Principal("anonymous", frozenset(SCOPES))
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(KEY_BYTES)
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -45,51 +57,78 @@ def presented_key(request: web.Request) -> str | None:
     return request.headers.get("X-API-Key") or request.query.get("api-key")
 
 
+def key_document(key: str, user: str, scopes: list[str], text: str, expire: datetime | None,
+                 now: datetime) -> dict[str, Any]:
+    return {
+        "_id": str(uuid.uuid4()), "hash": hash_key(key), "prefix": key[:PREFIX_LENGTH], "user": user,
+        "scopes": scopes, "text": text, "createTime": now,
+        "expireTime": expire if expire is not None else now + timedelta(days=DEFAULT_KEY_DAYS),
+        "count": 0, "lastUsedTime": None,
+    }
+
+
 class KeyRing:
-    def __init__(self, store: Store, admin_key: str = "") -> None:
-        self.keys = store.db["keys"]
+    def __init__(self, accounts: Accounts, admin_key: str = "", admin_users: tuple[str, ...] = ()) -> None:
+        self.accounts = accounts
         self.admin_hash = hash_key(admin_key) if admin_key else ""
+        self.admin_users = frozenset(admin_users)
         self.cache: dict[str, tuple[float, Principal | None]] = {}
+        self.usage: dict[str, tuple[int, datetime]] = {}
 
     async def bootstrap(self) -> None:
-        """Make sure the ``ADMIN_KEY`` exists as an admin key (idempotent)."""
-        await self.keys.create_index("hash", unique=True, name="hash")
-        if not self.admin_hash:
-            return
-        await self.keys.update_one(
-            {"hash": self.admin_hash},
-            {"$setOnInsert": {
-                "_id": str(uuid.uuid4()), "hash": self.admin_hash, "prefix": "admin",
-                "user": "admin", "scopes": list(SCOPES), "text": "bootstrap admin key (ADMIN_KEY)",
-                "expireTime": None, "count": 0, "lastUsedTime": None,
-            }},
-            upsert=True,
-        )
+        """Indexes, and the ``ADMIN_KEY`` stored (hashed) as an admin key; idempotent."""
+        await self.accounts.ensure_indexes()
+        if self.admin_hash:
+            doc = key_document("", "admin", list(SCOPES), "bootstrap admin key (ADMIN_KEY)", None,
+                               datetime.now(UTC))
+            doc.update(hash=self.admin_hash, prefix="ADMIN_KEY", expireTime=None)
+            await self.accounts.ensure_key(doc)
 
     async def authenticate(self, key: str) -> Principal | None:
         digest = hash_key(key)
         if self.admin_hash and hmac.compare_digest(digest, self.admin_hash):
             return Principal("admin", frozenset(SCOPES))
-        cached = self.cache.get(digest)
         now = time.monotonic()
+        cached = self.cache.get(digest)
         if cached and cached[0] > now:
-            return cached[1]
-        doc = await self.keys.find_one({"hash": digest})
-        principal = _principal(doc)
-        self.cache[digest] = (now + CACHE_SECONDS, principal)
+            principal = cached[1]
+        else:
+            doc = await self.accounts.key_by_hash(digest)
+            principal = self._principal(doc)
+            expires = doc.get("expireTime") if doc else None
+            ttl = CACHE_SECONDS
+            if expires is not None:  # never cache a key past its expiry
+                ttl = min(ttl, (expires - datetime.now(UTC)).total_seconds())
+            self.cache[digest] = (now + ttl, principal)
+        if principal is not None and principal.key_id:
+            count, _ = self.usage.get(principal.key_id, (0, datetime.now(UTC)))
+            self.usage[principal.key_id] = (count + 1, datetime.now(UTC))
         return principal
 
+    def _principal(self, doc: dict[str, Any] | None) -> Principal | None:
+        if doc is None:
+            return None
+        expires = doc.get("expireTime")
+        if expires is not None and expires <= datetime.now(UTC):
+            return None
+        scopes = set(doc.get("scopes") or ())
+        if doc.get("user") in self.admin_users:
+            scopes.add("admin")
+        return Principal(doc.get("user", ""), frozenset(scopes), doc.get("_id"))
+
     def forget(self, digest: str | None = None) -> None:
+        """Drop cached lookups (all, or one key's) so that a revoked key stops working at once here."""
         if digest is None:
             self.cache.clear()
         else:
             self.cache.pop(digest, None)
 
-
-def _principal(doc: dict[str, Any] | None) -> Principal | None:
-    if doc is None:
-        return None
-    expires = doc.get("expireTime")
-    if expires is not None and expires <= datetime.now(UTC):
-        return None
-    return Principal(doc.get("user", ""), frozenset(doc.get("scopes") or ()), doc.get("_id"))
+    async def flush_usage(self) -> None:
+        usage, self.usage = self.usage, {}
+        try:
+            await self.accounts.record_usage(usage)
+        except Exception:
+            for key_id, (count, last) in usage.items():  # keep the counts for the next flush
+                previous, _ = self.usage.get(key_id, (0, last))
+                self.usage[key_id] = (previous + count, last)
+            raise

@@ -32,7 +32,7 @@ from pamqp.commands import Basic
 
 from .settings import Settings
 
-ALERT, HEARTBEAT = "alert", "heartbeat"
+ALERT, HEARTBEAT, COMMAND = "alert", "heartbeat", "command"
 MAX_ROUTING_KEY = 255
 
 
@@ -62,7 +62,7 @@ class Names:
 
 def routing_key(kind: str, payload: dict[str, Any]) -> str:
     """The hash key of a message: equal for all messages of one alert group (or heartbeat origin)."""
-    if kind == HEARTBEAT:
+    if kind == HEARTBEAT or payload.get("op") == "delete-heartbeat":
         key = f"heartbeat/{payload.get('origin') or ''}"
     else:
         key = f"{payload.get('environment') or ''}/{payload.get('resource') or ''}"

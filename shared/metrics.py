@@ -15,6 +15,10 @@ class Metrics:
             "alertbus_alerts_received_total", "Alerts processed by the ingest workers, by outcome",
             ["outcome"], registry=r,
         )
+        self.commands_applied = Counter(
+            "alertbus_commands_applied_total", "Commands applied by the ingest workers, by operation",
+            ["op"], registry=r,
+        )
         self.heartbeats_received = Counter(
             "alertbus_heartbeats_received_total", "Heartbeats stored", registry=r,
         )

@@ -83,3 +83,53 @@ def next_status(
     if current == EXPIRED:
         return OPEN
     return current
+
+
+ACTIONS = ("open", "assign", "ack", "unack", "shelve", "unshelve", "close", "expired", "timeout")
+
+
+def action_transition(
+    action: str, *, severity: str, previous_severity: str | None, current_status: str,
+    previous_status: str | None,
+) -> tuple[str, str]:
+    """(severity, status) after an operator action, as Alerta 9.1's alarm model decides it.
+
+    ``previous_status`` is the status before the action being undone (for unack/unshelve: before the
+    last ack/shelve). Raises ``InvalidTransition`` for actions the current status does not allow.
+    """
+    state = current_status or DEFAULT_STATUS
+    before = previous_status or DEFAULT_STATUS
+    prev_sev = previous_severity or DEFAULT_PREVIOUS_SEVERITY
+    if action in ("unack", "unshelve"):
+        expected = ACK if action == "unack" else SHELVED
+        if state != expected:
+            raise InvalidTransition(f"invalid action for current {state} status")
+        return severity, before
+    if action == "expired":
+        return severity, EXPIRED
+    if action == "timeout":
+        return severity, OPEN
+    table: dict[str, dict[str, tuple[str, str] | None]] = {
+        OPEN: {"open": None, "ack": (severity, ACK), "shelve": (severity, SHELVED), "close": ("normal", CLOSED)},
+        ACK: {"open": (severity, OPEN), "ack": None, "shelve": (severity, SHELVED), "close": ("normal", CLOSED)},
+        SHELVED: {"open": (severity, OPEN), "ack": None, "shelve": None, "close": ("normal", CLOSED)},
+        CLOSED: {"open": (prev_sev, OPEN), "ack": None, "shelve": None, "close": None},
+        BLACKOUT: {"close": ("normal", CLOSED)},
+        EXPIRED: {"open": (severity, OPEN)},
+    }
+    rules = table.get(state, {})
+    if action in rules:
+        outcome = rules[action]
+        if outcome is None:
+            already = action == state or (action, state) in (("shelve", SHELVED), ("close", CLOSED))
+            raise InvalidTransition(
+                f"alert is already in {state} status" if already else f"invalid action for current {state} status"
+            )
+        return outcome
+    if state == EXPIRED and action not in ("open",):
+        raise InvalidTransition(f"invalid action for current {state} status")
+    if state == BLACKOUT:
+        return severity, (before if before != BLACKOUT else state)
+    if is_normal(severity):
+        return "normal", CLOSED
+    return severity, state

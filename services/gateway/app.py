@@ -3,6 +3,7 @@ forwards reads to the query service."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -15,12 +16,16 @@ from shared.http import add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import open_store
+from shared.store.accounts import Accounts
 
+from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
-from .keys import CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE
+from .commands import COMMAND_ROUTES
+from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE
 from .views import ALERT_ROUTES, forward, health_routes
 
 log = logging.getLogger("alertbus.gateway")
+USAGE_FLUSH_SECONDS = 5.0
 
 
 async def broker_context(app: web.Application) -> AsyncIterator[None]:
@@ -34,12 +39,26 @@ async def broker_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
-    async with open_store(app[SETTINGS].database_url, indexes=False) as store:
-        keyring = KeyRing(store, app[SETTINGS].admin_key)
+    settings = app[SETTINGS]
+    async with open_store(settings.database_url, indexes=False) as store:
+        accounts = Accounts(store)
+        keyring = KeyRing(accounts, settings.admin_key, settings.admin_users)
         await keyring.bootstrap()
-        app[KEYRING] = keyring
-        app[STORE] = store
+        app[STORE], app[ACCOUNTS], app[KEYRING] = store, accounts, keyring
+        flusher = asyncio.create_task(_flush_key_usage(keyring), name="key-usage")
         yield
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+        await keyring.flush_usage()
+
+
+async def _flush_key_usage(keyring: KeyRing, every: float = USAGE_FLUSH_SECONDS) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await keyring.flush_usage()
+        except Exception:  # the store may be down; the counts are kept for the next flush
+            log.warning("could not record API key usage", exc_info=True)
 
 
 async def client_context(app: web.Application) -> AsyncIterator[None]:
@@ -58,7 +77,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
-    add_routes(app, ALERT_ROUTES + health_routes())
+    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + health_routes())
     # Every other GET is a read: the query service answers it.
     app.router.add_route("GET", "/{tail:.*}", forward)
     return app

@@ -10,6 +10,7 @@ from shared.broker import RpcClient
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store
+from shared.store.accounts import Accounts
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -17,3 +18,4 @@ RPC = web.AppKey("rpc", RpcClient)
 KEYRING = web.AppKey("keyring", KeyRing)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
 STORE = web.AppKey("store", Store)
+ACCOUNTS = web.AppKey("accounts", Accounts)

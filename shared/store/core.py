@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, InsertOne, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from pymongo.errors import ConnectionFailure as _ConnectionFailure
 from pymongo.uri_parser import parse_uri
@@ -42,11 +42,13 @@ def new_token() -> str:
 
 @dataclass
 class AlertWrite:
-    """One alert document to write: an insert when ``expected`` is None, else a replace of the version whose
-    token is ``expected`` ("" for a document written by something that set no token)."""
+    """One alert document to write: an insert when ``expected`` is None, else a replace (or, with ``delete``,
+    a delete) of the version whose token is ``expected`` ("" for a document written by something that set
+    no token)."""
 
     doc: dict[str, Any]
     expected: str | None
+    delete: bool = False
 
 
 def _id_query(ident: str) -> dict[str, Any]:
@@ -98,36 +100,48 @@ class Store:
         """
         if not writes:
             return set()
-        ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
+        ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]] | DeleteOne] = []
         for write in writes:
-            write.doc["_v"] = new_token()
             if write.expected is None:
+                write.doc["_v"] = new_token()
                 ops.append(InsertOne(write.doc))
+                continue
+            match = {"_id": write.doc["_id"], "_v": write.expected or {"$exists": False}}
+            if write.delete:
+                ops.append(DeleteOne(match))
             else:
-                token = write.expected or {"$exists": False}
-                ops.append(ReplaceOne({"_id": write.doc["_id"], "_v": token}, write.doc))
+                write.doc["_v"] = new_token()
+                ops.append(ReplaceOne(match, write.doc))
         conflicts: set[str] = set()
-        replaces = sum(1 for write in writes if write.expected is not None)
+        replaces = sum(1 for w in writes if w.expected is not None and not w.delete)
+        deletes = sum(1 for w in writes if w.delete)
         try:
             result = await self.alerts.bulk_write(ops, ordered=False)
-            matched = result.matched_count
+            matched, deleted = result.matched_count, result.deleted_count
         except BulkWriteError as exc:
             for error in exc.details.get("writeErrors", []):
                 if error.get("code") != DUPLICATE_KEY:
                     raise
                 conflicts.add(writes[error["index"]].doc["_id"])
-            matched = exc.details.get("nMatched", 0)
-        if matched < replaces:
-            conflicts |= await self._lost_replaces(writes)
+            matched, deleted = exc.details.get("nMatched", 0), exc.details.get("nRemoved", 0)
+        if matched < replaces or deleted < deletes:
+            conflicts |= await self._lost_writes(writes)
         return conflicts
 
-    async def _lost_replaces(self, writes: list[AlertWrite]) -> set[str]:
-        tokens = {w.doc["_id"]: w.doc["_v"] for w in writes if w.expected is not None}
+    async def _lost_writes(self, writes: list[AlertWrite]) -> set[str]:
+        """Which conditional writes did not apply: a replace whose token is not ours, a delete whose
+        document is still there (with another token)."""
+        checked = [w for w in writes if w.expected is not None]
         found = {
             doc["_id"]: doc.get("_v")
-            async for doc in self.alerts.find({"_id": {"$in": list(tokens)}}, {"_v": 1})
+            async for doc in self.alerts.find({"_id": {"$in": [w.doc["_id"] for w in checked]}}, {"_v": 1})
         }
-        return {ident for ident, token in tokens.items() if found.get(ident) != token}
+        lost = set()
+        for write in checked:
+            ident = write.doc["_id"]
+            if (write.delete and ident in found) or (not write.delete and found.get(ident) != write.doc["_v"]):
+                lost.add(ident)
+        return lost
 
     # -- alerts: reads ----------------------------------------------------------------------------
 
@@ -153,6 +167,10 @@ class Store:
             except DuplicateKeyError:
                 continue  # two first heartbeats of one origin raced; the other one's id wins
         raise RuntimeError(f"heartbeat upsert for origin {heartbeat['origin']!r} kept conflicting")
+
+    async def delete_heartbeat(self, ident: str) -> bool:
+        result = await self.heartbeats.delete_one({"_id": ident})
+        return result.deleted_count == 1
 
     async def get_heartbeat(self, ident: str) -> dict[str, Any] | None:
         if len(ident) == 8:

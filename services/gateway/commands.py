@@ -1,0 +1,99 @@
+"""Operator commands on stored alerts and heartbeats: validated here, applied by the ingest workers in
+order with the other messages of the alert's group (RPC over RabbitMQ, like ``POST /alert``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from shared.broker import COMMAND, BrokerUnavailable
+from shared.commands import ACTION, DELETE, DELETE_HEARTBEAT, STATUS, TAG, UNTAG
+from shared.http import ApiError, Handler, json_response, read_json, request_id
+from shared.schemas import ACTION_BODY, STATUS_BODY, TAGS_BODY, load_body
+
+from .auth import PRINCIPAL
+from .keys import RPC, STORE
+from .views import require
+
+
+async def _send(request: web.Request, payload: dict[str, Any]) -> web.Response:
+    payload["user"] = request[PRINCIPAL].user
+    message_id = str(uuid.uuid4())
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {"user": payload["user"], "request_id": request_id(request)}
+    try:
+        reply = await request.app[RPC].call(COMMAND, payload, raw, message_id, headers)
+    except BrokerUnavailable as exc:
+        raise ApiError(503, f"message broker unavailable, command not accepted: {exc}") from None
+    if reply is None:
+        return json_response({"status": "ok", "message": "command accepted for processing"}, status=202)
+    code, body = int(reply["code"]), reply["body"]
+    if code >= 400:
+        raise ApiError(code, body.get("message", "refused"), body.get("errors"))
+    return json_response(body, status=code)
+
+
+async def _alert_command(request: web.Request, op: str, params: dict[str, Any]) -> web.Response:
+    require(request, "write")
+    doc = await request.app[STORE].get_alert(request.match_info["id"])
+    if doc is None:
+        raise ApiError(404, "not found")
+    payload = {"op": op, "id": doc["_id"], "environment": doc["environment"], "resource": doc["resource"]}
+    return await _send(request, {**payload, **params})
+
+
+async def set_status(request: web.Request) -> web.Response:
+    body = load_body(STATUS_BODY, await read_json(request))
+    return await _alert_command(request, STATUS, body)
+
+
+async def take_action(request: web.Request) -> web.Response:
+    body = load_body(ACTION_BODY, await read_json(request))
+    return await _alert_command(request, ACTION, body)
+
+
+async def tag(request: web.Request) -> web.Response:
+    return await _alert_command(request, TAG, load_body(TAGS_BODY, await read_json(request)))
+
+
+async def untag(request: web.Request) -> web.Response:
+    return await _alert_command(request, UNTAG, load_body(TAGS_BODY, await read_json(request)))
+
+
+async def delete_alert(request: web.Request) -> web.Response:
+    return await _alert_command(request, DELETE, {})
+
+
+async def delete_heartbeat(request: web.Request) -> web.Response:
+    require(request, "write")
+    doc = await request.app[STORE].get_heartbeat(request.match_info["id"])
+    if doc is None:
+        raise ApiError(404, "not found")
+    return await _send(request, {"op": DELETE_HEARTBEAT, "id": doc["_id"], "origin": doc["origin"]})
+
+
+def method_override(delete: Handler) -> Handler:
+    """v3's ``POST /<resource>/{id}`` with ``{"_method": "delete"}`` means DELETE."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request)
+        if not isinstance(body, dict) or str(body.get("_method", "")).lower() != "delete":
+            raise ApiError(405, "POST here needs {\"_method\": \"delete\"}; use DELETE")
+        return await delete(request)
+
+    return handler
+
+
+COMMAND_ROUTES: list[tuple[str, str, Handler]] = [
+    *[(verb, "/alert/{id}/status", set_status) for verb in ("POST", "PUT")],
+    *[(verb, "/alert/{id}/action", take_action) for verb in ("POST", "PUT")],
+    *[(verb, "/alert/{id}/tag", tag) for verb in ("POST", "PUT")],
+    *[(verb, "/alert/{id}/untag", untag) for verb in ("POST", "PUT")],
+    ("DELETE", "/alert/{id}", delete_alert),
+    ("POST", "/alert/{id}", method_override(delete_alert)),
+    ("DELETE", "/heartbeat/{id}", delete_heartbeat),
+    ("POST", "/heartbeat/{id}", method_override(delete_heartbeat)),
+]

@@ -1,0 +1,173 @@
+"""Apply the alerts and commands of a batch to their (environment, resource) groups: one read, one bulk write.
+
+Every message ends in exactly one ``Settle`` decision, mapped to ack / reject / requeue in one place (the
+worker's ``_settle``):
+
+* ``ACK`` — applied, or answered definitively (policy refusal, unknown alert, invalid transition);
+* ``DEAD`` — can never be applied (not JSON, invalid body): rejected without requeue → dead-letter queue;
+* ``RETRY`` — failed unexpectedly: requeued, dead-lettered on the last of ``MAX_DELIVERIES`` tries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+
+from shared import commands, rules
+from shared.broker import ALERT
+from shared.metrics import Metrics
+from shared.render import alert_body
+from shared.severity import InvalidTransition
+from shared.store import AlertWrite, Store, now_ms
+
+RECENT_IDS = 100  # receive ids remembered per alert, so that a redelivered message is not applied twice
+
+
+class Settle(Enum):
+    ACK = "ack"
+    DEAD = "dead"
+    RETRY = "retry"
+
+
+def error_body(code: int, message: str, errors: Any = None) -> dict[str, Any]:
+    return {"status": "error", "message": message, "code": code, "errors": errors}
+
+
+@dataclass
+class Item:
+    message: AbstractIncomingMessage
+    kind: str
+    payload: dict[str, Any] | None = None
+    settle: Settle | None = None
+    reply: tuple[int, dict[str, Any]] | None = None
+    reason: str = ""
+
+    @property
+    def op(self) -> str | None:
+        return self.payload.get("op") if self.payload else None
+
+    @property
+    def receive_id(self) -> str:
+        assert self.payload is not None
+        return self.payload["id"] if self.kind == ALERT else self.payload["receiveId"]
+
+    def finish(self, settle: Settle, code: int, body: dict[str, Any], reason: str = "") -> None:
+        self.settle, self.reply, self.reason = settle, (code, body), reason
+
+
+@dataclass
+class _Group:
+    docs: list[dict[str, Any]]
+    expected: dict[str, str | None] = field(default_factory=dict)  # doc id -> token read (None: new)
+    deleted: set[str] = field(default_factory=set)
+
+    def find(self, doc_id: str) -> dict[str, Any] | None:
+        return next((d for d in self.docs if d["_id"] == doc_id), None)
+
+    def replace(self, doc: dict[str, Any]) -> None:
+        for index, existing in enumerate(self.docs):
+            if existing["_id"] == doc["_id"]:
+                self.expected.setdefault(doc["_id"], existing.get("_v", ""))
+                self.docs[index] = doc
+                return
+        self.expected.setdefault(doc["_id"], None)
+        self.docs.append(doc)
+
+    def delete(self, doc: dict[str, Any]) -> None:
+        self.docs.remove(doc)
+        if self.expected.get(doc["_id"], "") is None:  # created in this batch: nothing to write at all
+            del self.expected[doc["_id"]]
+            return
+        self.expected.setdefault(doc["_id"], doc.get("_v", ""))
+        self.deleted.add(doc["_id"])
+
+    def writes(self) -> list[AlertWrite]:
+        out = [AlertWrite(d, self.expected[d["_id"]]) for d in self.docs if d["_id"] in self.expected]
+        out += [AlertWrite({"_id": i}, self.expected[i], delete=True) for i in self.deleted]
+        return out
+
+
+@dataclass
+class _Applied:
+    item: Item
+    doc_id: str
+    outcome: str
+    doc: dict[str, Any] | None = None
+
+
+def _remember(doc: dict[str, Any], receive_id: str) -> None:
+    doc["_rids"] = [*doc.get("_rids", ()), receive_id][-RECENT_IDS:]
+
+
+def _receive(item: Item, group: _Group, now: Any, limit: int) -> _Applied:
+    alert = item.payload
+    assert alert is not None
+    seen = next((d for d in group.docs if alert["id"] in d.get("_rids", ())), None)
+    if seen is not None:  # a redelivery of a message whose write already landed
+        return _Applied(item, seen["_id"], "redelivered", seen)
+    outcome, doc = rules.receive(group.docs, alert, now, limit)
+    _remember(doc, alert["id"])
+    group.replace(doc)
+    return _Applied(item, doc["_id"], outcome, doc)
+
+
+def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None:
+    cmd = item.payload
+    assert cmd is not None
+    doc = group.find(cmd["id"])
+    if doc is None:
+        item.finish(Settle.ACK, 404, error_body(404, "not found"), "not-found")
+        return None
+    if cmd["receiveId"] in doc.get("_rids", ()):
+        return _Applied(item, doc["_id"], "redelivered")
+    if cmd["op"] == commands.DELETE:
+        group.delete(doc)
+        return _Applied(item, doc["_id"], "command")
+    try:
+        new = commands.apply(doc, cmd, now, limit)
+    except InvalidTransition as exc:
+        item.finish(Settle.ACK, 409, error_body(409, str(exc)), "invalid-transition")
+        return None
+    _remember(new, cmd["receiveId"])
+    group.replace(new)
+    return _Applied(item, new["_id"], "command")
+
+
+def _group_key(item: Item) -> tuple[str, str]:
+    assert item.payload is not None
+    return rules.group_key(item.payload["environment"], item.payload["resource"])
+
+
+async def apply_groups(store: Store, items: list[Item], history_limit: int, metrics: Metrics) -> list[Item]:
+    """Apply alerts and commands in arrival order; returns the items whose write lost a race (re-apply)."""
+    keys = [_group_key(item) for item in items]
+    groups = {key: _Group(docs) for key, docs in (await store.load_groups(keys)).items()}
+    now = now_ms()
+    applied: list[_Applied] = []
+    for item, key in zip(items, keys, strict=True):
+        group = groups[key]
+        if item.kind == ALERT:
+            applied.append(_receive(item, group, now, history_limit))
+        elif (result := _command(item, group, now, history_limit)) is not None:
+            applied.append(result)
+    conflicts = await store.write_alerts([w for group in groups.values() for w in group.writes()])
+    retry: list[Item] = []
+    for done in applied:
+        if done.doc_id in conflicts:
+            retry.append(done.item)
+        elif done.item.kind == ALERT:
+            assert done.doc is not None
+            if done.outcome != "redelivered":
+                metrics.alerts_received.labels(done.outcome).inc()
+            body = {"status": "ok", "id": done.doc["_id"], "alert": alert_body(done.doc)}
+            done.item.finish(Settle.ACK, 201, body, done.outcome)
+        else:
+            if done.outcome != "redelivered":
+                metrics.commands_applied.labels(done.item.op or "").inc()
+            done.item.finish(Settle.ACK, 200, {"status": "ok"}, "command")
+    if conflicts:
+        metrics.write_conflicts.inc(len(conflicts))
+    return retry

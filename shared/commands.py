@@ -1,0 +1,95 @@
+"""Operator commands on a stored alert (status, action, tag, untag): pure functions over documents.
+
+They run in the ingest worker, in order with the alerts of the same group, exactly like reception.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .severity import ACK, SHELVED, action_transition, severity_code
+
+STATUS, ACTION, TAG, UNTAG, DELETE = "status", "action", "tag", "untag", "delete"
+DELETE_HEARTBEAT = "delete-heartbeat"
+OPERATIONS = (STATUS, ACTION, TAG, UNTAG, DELETE, DELETE_HEARTBEAT)
+UNDO = {"unack": "ack", "unshelve": "shelve"}
+
+
+def _entry(doc: dict[str, Any], *, kind: str, severity: str, status: str, text: str, at: datetime,
+           user: str | None, timeout: int | None, receive_id: str) -> dict[str, Any]:
+    return {
+        "id": receive_id, "event": doc["event"], "severity": severity, "status": status, "value": doc.get("value"),
+        "text": text, "type": kind, "updateTime": at, "user": user, "timeout": timeout,
+    }
+
+
+def _history(doc: dict[str, Any], entry: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    history = [*(doc.get("history") or []), entry]
+    return history[-limit:]
+
+
+def status_before(doc: dict[str, Any], action: str) -> str | None:
+    """The status to return to when undoing an action: the status before the newest ``ack``/``shelve``
+    entry for unack/unshelve, otherwise the status before the newest entry (as Alerta reads its history)."""
+    history = doc.get("history") or []
+    undo = UNDO.get(action)
+    if undo is None:
+        return history[-2]["status"] if len(history) >= 2 else None
+    for index in range(len(history) - 1, 0, -1):
+        if history[index].get("type") == undo or history[index].get("status") == (ACK if undo == "ack" else SHELVED):
+            return history[index - 1]["status"]
+    return "open"  # the entry fell out of the capped history: open is the safe default
+
+
+def set_status(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: int) -> dict[str, Any]:
+    timeout = cmd.get("timeout") or doc.get("timeout")
+    entry = _entry(doc, kind="status", severity=doc["severity"], status=cmd["status"], text=cmd.get("text") or "",
+                   at=now, user=cmd.get("user"), timeout=timeout, receive_id=doc["_id"])
+    return {**doc, "status": cmd["status"], "timeout": timeout, "updateTime": now,
+            "history": _history(doc, entry, limit)}
+
+
+def take_action(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: int) -> dict[str, Any]:
+    """Raises ``severity.InvalidTransition`` when the action is not allowed from the current status."""
+    action = cmd["action"]
+    severity, status = action_transition(
+        action, severity=doc["severity"], previous_severity=doc.get("previousSeverity"),
+        current_status=doc["status"], previous_status=status_before(doc, action),
+    )
+    text = cmd.get("text") or f"{action} operator action"
+    timeout = cmd.get("timeout") or doc.get("timeout")
+    kind = action if action in ("open", "assign", "ack", "unack", "shelve", "unshelve", "close", "expired",
+                                "timeout") else "action"
+    entry = _entry(doc, kind=kind, severity=severity, status=status, text=text, at=now, user=cmd.get("user"),
+                   timeout=timeout, receive_id=doc["_id"])
+    new = {**doc, "severity": severity, "severityCode": severity_code(severity), "status": status,
+           "updateTime": now, "history": _history(doc, entry, limit)}
+    if severity != doc["severity"]:
+        new["previousSeverity"] = doc["severity"]
+    return new
+
+
+def tag(doc: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
+    tags = list(doc.get("tags") or [])
+    tags.extend(t for t in dict.fromkeys(cmd["tags"]) if t not in tags)
+    return {**doc, "tags": tags}
+
+
+def untag(doc: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
+    remove = set(cmd["tags"])
+    return {**doc, "tags": [t for t in doc.get("tags") or [] if t not in remove]}
+
+
+def apply(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: int) -> dict[str, Any]:
+    """Apply one of status/action/tag/untag to a document and return the new document."""
+    op = cmd["op"]
+    if op == STATUS:
+        return set_status(doc, cmd, now, limit)
+    if op == ACTION:
+        return take_action(doc, cmd, now, limit)
+    if op == TAG:
+        return tag(doc, cmd)
+    if op == UNTAG:
+        return untag(doc, cmd)
+    raise ValueError(f"unknown command {op!r}")

@@ -1,0 +1,73 @@
+"""Users (the v3 e-mail white-list) and API keys. Keys are stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.errors import DuplicateKeyError
+
+from .core import Store
+
+
+class AlreadyExists(Exception):
+    """A user (or key) with that identity is already stored."""
+
+
+class Accounts:
+    def __init__(self, store: Store) -> None:
+        self.users = store.db["users"]
+        self.keys = store.db["keys"]
+
+    async def ensure_indexes(self) -> None:
+        await self.users.create_index("user", unique=True, name="user")
+        await self.keys.create_index("hash", unique=True, name="hash")
+        await self.keys.create_index("user", name="key_user")
+
+    # -- users ----------------------------------------------------------------------------------
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        return await self.users.find({}, {"_id": 0}).sort("user", 1).to_list(None)
+
+    async def add_user(self, user: str, sponsor: str, now: datetime) -> dict[str, Any]:
+        doc = {"user": user, "sponsor": sponsor, "createTime": now}
+        try:
+            await self.users.insert_one(dict(doc))
+        except DuplicateKeyError:
+            raise AlreadyExists(user) from None
+        return doc
+
+    async def delete_user(self, user: str) -> bool:
+        return (await self.users.delete_one({"user": user})).deleted_count == 1
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    async def key_by_hash(self, digest: str) -> dict[str, Any] | None:
+        return await self.keys.find_one({"hash": digest})
+
+    async def list_keys(self, user: str | None = None) -> list[dict[str, Any]]:
+        query = {} if user is None else {"user": user}
+        return await self.keys.find(query).sort("createTime", 1).to_list(None)
+
+    async def insert_key(self, doc: dict[str, Any]) -> None:
+        try:
+            await self.keys.insert_one(doc)
+        except DuplicateKeyError:
+            raise AlreadyExists(doc["_id"]) from None
+
+    async def ensure_key(self, doc: dict[str, Any]) -> None:
+        """Insert the key unless its hash is already stored (idempotent bootstrap)."""
+        await self.keys.update_one({"hash": doc["hash"]}, {"$setOnInsert": doc}, upsert=True)
+
+    async def delete_key(self, ident: str, digest: str) -> dict[str, Any] | None:
+        """Delete by id or by the key itself (given as its hash)."""
+        return await self.keys.find_one_and_delete({"$or": [{"_id": ident}, {"hash": digest}]})
+
+    async def record_usage(self, usage: dict[str, tuple[int, datetime]]) -> None:
+        """Add aggregated use counts in one bulk write (not one write per request)."""
+        if usage:
+            await self.keys.bulk_write([
+                UpdateOne({"_id": key_id}, {"$inc": {"count": count}, "$max": {"lastUsedTime": last}})
+                for key_id, (count, last) in usage.items()
+            ], ordered=False)
