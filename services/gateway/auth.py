@@ -10,7 +10,7 @@ from shared.http import ApiError, Handler
 
 from .keys import KEYRING, SETTINGS
 
-OPEN_PREFIXES = ("/_", "/management", "/metrics", "/api/_", "/api/management")
+OPEN_PREFIXES = ("/_", "/management", "/metrics", "/config", "/api/_", "/api/management", "/api/config")
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 

@@ -23,6 +23,13 @@ from shared.http import (
 )
 from shared.render import with_href
 from shared.schemas import ALERT_SCHEMA, HEARTBEAT_SCHEMA, load_body
+from shared.severity import (
+    DEFAULT_PREVIOUS_SEVERITY,
+    DEFAULT_SEVERITY,
+    DEFAULT_STATUS,
+    SEVERITY_MAP,
+    STATUSES,
+)
 
 from .auth import PRINCIPAL
 from .keys import CLIENT, METRICS, RPC, SETTINGS, STORE
@@ -126,6 +133,26 @@ async def good_to_go(request: web.Request) -> web.Response:
     )
 
 
+async def client_config(request: web.Request) -> web.Response:
+    """What the ``alerta`` command-line client fetches before every command (no key needed)."""
+    settings = request.app[SETTINGS]
+    model = {
+        "name": "alertbus",
+        "severity": SEVERITY_MAP,
+        "colors": {},
+        "status": {status: chr(ord("A") + n) for n, status in enumerate(STATUSES)},
+        "defaults": {"status": DEFAULT_STATUS, "normal_severity": DEFAULT_SEVERITY,
+                     "previous_severity": DEFAULT_PREVIOUS_SEVERITY},
+    }
+    return json_response({
+        "debug": False, "endpoint": base_url(request, api_prefix=True), "alarm_model": model,
+        "auth_required": settings.auth_required, "provider": "basic", "customer_views": False,
+        "signup_enabled": False, "email_verification": False, "severity": SEVERITY_MAP, "colors": {},
+        "timeouts": {"alert": settings.alert_timeout, "heartbeat": settings.heartbeat_timeout, "ack": 0,
+                     "shelve": 7200},
+    })
+
+
 ALERT_ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/alert", post_alert),
     ("POST", "/heartbeat", post_heartbeat),
@@ -136,4 +163,5 @@ def health_routes() -> list[tuple[str, str, Handler]]:
     return [
         ("GET", "/_", debug_echo),
         ("GET", "/management/gtg", good_to_go),
+        ("GET", "/config", client_config),
     ]
