@@ -66,3 +66,43 @@ def with_href(body: dict[str, Any], base_url: str, kind: str) -> dict[str, Any]:
     for entry in body.get("history") or []:
         entry["href"] = f"{base_url}/{kind}/{entry['id']}"
     return body
+
+
+def listed_alert(doc: dict[str, Any], base_url: str, *, history: bool, raw_data: bool) -> dict[str, Any]:
+    """An alert of ``GET /alerts``: history only when asked for (``show-history``), raw data likewise."""
+    body = with_href(alert_body(doc, history=history), base_url, "alert")
+    if not raw_data:
+        body["rawData"] = None
+    return body
+
+
+def history_record(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """One entry of ``/alerts/history``: the entry's own values over the alert's current context."""
+    entry = doc["history"]
+    return {
+        "id": doc["_id"],
+        "resource": doc.get("resource"),
+        "event": entry.get("event"),
+        "environment": doc.get("environment"),
+        "severity": entry.get("severity"),
+        "status": entry.get("status"),
+        "service": doc.get("service") or [],
+        "group": doc.get("group"),
+        "value": entry.get("value"),
+        "text": entry.get("text"),
+        "tags": doc.get("tags") or [],
+        "attributes": doc.get("attributes") or {},
+        "origin": doc.get("origin"),
+        "type": entry.get("type"),
+        "updateTime": _iso(entry.get("updateTime")),
+        "user": entry.get("user"),
+        "timeout": entry.get("timeout"),
+        "customer": doc.get("customer"),
+        "href": f"{base_url}/alert/{doc['_id']}",
+    }
+
+
+def top10_row(row: dict[str, Any], base_url: str) -> dict[str, Any]:
+    for resource in row.get("resources") or []:
+        resource["href"] = f"{base_url}/alert/{resource['id']}"
+    return row

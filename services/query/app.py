@@ -3,6 +3,7 @@ gateway, which passes the public base URL in ``X-Alertbus-Base``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -11,14 +12,18 @@ from shared.http import add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import open_store
+from shared.store.queries import AlertQueries
 
-from .keys import SETTINGS, STORE
+from .heartbeats import HEARTBEAT_ROUTES
+from .keys import QUERIES, SETTINGS, STARTED, STORE
+from .meta import META_ROUTES
 from .views import ROUTES
 
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
     async with open_store(app[SETTINGS].database_url) as store:
         app[STORE] = store
+        app[QUERIES] = AlertQueries(store)
         yield
 
 
@@ -26,6 +31,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     metrics = metrics or Metrics()
     app = web.Application(middlewares=make_middlewares("query", metrics, settings.cors_origins))
     app[SETTINGS] = settings
+    app[STARTED] = time.time()
     app.cleanup_ctx.append(store_context)
-    add_routes(app, ROUTES)
+    add_routes(app, ROUTES + HEARTBEAT_ROUTES + META_ROUTES)
     return app

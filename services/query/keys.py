@@ -6,6 +6,9 @@ from aiohttp import web
 
 from shared.settings import Settings
 from shared.store import Store
+from shared.store.queries import AlertQueries
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
+QUERIES = web.AppKey("queries", AlertQueries)
+STARTED = web.AppKey("started", float)  # time.time() at start-up, for the uptime of /management/status

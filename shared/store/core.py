@@ -77,6 +77,21 @@ class Store:
         )
         await self.alerts.create_index([("lastReceiveId", ASCENDING)], name="lastReceiveId")
         await self.alerts.create_index([("lastReceiveTime", DESCENDING)], name="lastReceiveTime")
+        # Reads (shared/store/queries.py), equality fields first, then the sort key: the list sorted by
+        # severity or by recency within environment and status, and the same by status alone (which is also
+        # the default "not expired" list, written as status $in). Counts and top 10 match on their prefixes.
+        await self.alerts.create_index(
+            [("environment", ASCENDING), ("status", ASCENDING), ("severityCode", ASCENDING),
+             ("lastReceiveTime", DESCENDING)], name="environment_status_severity_time",
+        )
+        await self.alerts.create_index(
+            [("environment", ASCENDING), ("status", ASCENDING), ("lastReceiveTime", DESCENDING)],
+            name="environment_status_time",
+        )
+        await self.alerts.create_index(
+            [("status", ASCENDING), ("severityCode", ASCENDING), ("lastReceiveTime", DESCENDING)],
+            name="status_severity_time",
+        )
         await self.heartbeats.create_index([("origin", ASCENDING)], unique=True, name="origin")
 
     # -- alerts: the ingest write path ------------------------------------------------------------
