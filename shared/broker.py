@@ -8,6 +8,9 @@ Topology (names get ``BROKER_PREFIX`` in front):
   one worker at a time applies a shard, in order), ``x-delivery-limit`` = ``MAX_DELIVERIES`` and
   dead-lettering to ``alertbus.dlx``.
 * ``alertbus.dlx`` (fanout) → ``alertbus.dead``: messages that failed or could never be processed.
+* ``alertbus.events`` — topic exchange: after its write, the worker publishes what changed
+  (``alert.created``, ``alert.severity``, ``alert.status``, ``alert.deleted``) with body
+  ``{"event": ..., "alert": {...}}``, for notifiers such as the hooks service.
 * Replies (RPC): the worker publishes to the default exchange with the request's ``reply_to`` and
   ``correlation_id``; the body is ``{"code": <http status>, "body": {...}}``.
 """
@@ -53,6 +56,10 @@ class Names:
         p = settings.broker_prefix
         return cls(f"{p}alertbus.ingest", f"{p}alertbus.dlx", f"{p}alertbus.dead", p, settings.shards)
 
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}alertbus.events"
+
     def shard(self, index: int) -> str:
         return f"{self.ingest}.{index}"
 
@@ -91,6 +98,7 @@ async def declare_topology(
     dlx = await channel.declare_exchange(names.dlx, aio_pika.ExchangeType.FANOUT, durable=True)
     dead = await channel.declare_queue(names.dead, durable=True, arguments={"x-queue-type": "quorum"})
     await dead.bind(dlx)
+    await channel.declare_exchange(names.events, aio_pika.ExchangeType.TOPIC, durable=True)
     try:
         exchange = await channel.declare_exchange(names.ingest, "x-consistent-hash", durable=True)
     except aio_pika.exceptions.ChannelClosed as exc:

@@ -128,3 +128,30 @@ async def test_redelivered_message_is_not_counted_twice(stack: Stack) -> None:
     await asyncio.sleep(0.5)
     docs = await stored_count(stack, body["resource"])
     assert len(docs) == 1 and docs[0]["duplicateCount"] == 2
+
+
+async def test_changes_are_published_as_events(stack: Stack) -> None:
+    channel = await stack.connection.channel()
+    exchange = await channel.get_exchange(Names.from_settings(stack.settings).events)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="alert.#")
+    resource = unique()
+    _, first = await stack.post_alert(alert(resource, severity="minor"))
+    await stack.post_alert(alert(resource, severity="minor"))  # duplicate: no event
+    await stack.post_alert(alert(resource, severity="major"))  # severity change
+    await stack.request("PUT", f"/alert/{first['id']}/status", {"status": "ack"})
+    await stack.request("PUT", f"/alert/{first['id']}/tag", {"tags": ["x"]})  # no event
+    await stack.request("DELETE", f"/alert/{first['id']}")
+    seen = []
+
+    async def four_events() -> bool:
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            event = json.loads(message.body)
+            if event["alert"]["resource"] == resource:
+                seen.append((message.routing_key, event["alert"]["status"], event["alert"]["severity"]))
+        return len(seen) >= 4
+
+    await eventually(four_events)
+    await channel.close()
+    assert seen == [("alert.created", "open", "minor"), ("alert.severity", "open", "major"),
+                    ("alert.status", "ack", "major"), ("alert.deleted", "ack", "major")]

@@ -13,9 +13,15 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 
-from shared.broker import connect, declare_topology
+from shared.broker import Names, connect, declare_topology
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store, StoreUnavailable, open_store
@@ -36,6 +42,7 @@ class Worker:
         self.queues: list[tuple[AbstractQueue, str]] = []
         self.processor: Processor | None = None
         self.store: Store | None = None
+        self.events: AbstractExchange | None = None
         self.loop_task: asyncio.Task[None] | None = None
         self.busy = asyncio.Event()
         self.stopping = False
@@ -48,6 +55,8 @@ class Worker:
         self.channel = await self.connection.channel(publisher_confirms=False)
         await self.channel.set_qos(prefetch_count=self.settings.prefetch)
         _, queues = await declare_topology(self.channel, self.settings)
+        events_channel = await self.connection.channel(publisher_confirms=True)
+        self.events = await events_channel.get_exchange(Names.from_settings(self.settings).events)
         self.loop_task = asyncio.create_task(self._run_batches(), name="ingest-batches")
         for queue in queues:
             tag = await queue.consume(self.inbox.put, no_ack=False)
@@ -113,10 +122,30 @@ class Worker:
                 log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        await self._publish_events([item.event for item in items if item.event is not None])
         for item in items:
             await self._settle(item)
         self.metrics.batch_size.observe(len(batch))
         self.metrics.batch_seconds.observe(asyncio.get_running_loop().time() - started)
+
+    async def _publish_events(self, events: list[dict[str, Any]]) -> None:
+        """Notify what changed, after the write and before the acks. Best effort: the alerts are stored
+        whatever happens here, so a failure is logged, not retried."""
+        if not events or self.events is None:
+            return
+        exchange = self.events
+        try:
+            await asyncio.gather(*(
+                exchange.publish(
+                    aio_pika.Message(json.dumps(event, separators=(",", ":")).encode(),
+                                     content_type="application/json",
+                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                    routing_key=f"alert.{event['event']}",
+                )
+                for event in events
+            ))
+        except Exception:
+            log.warning("could not publish %d alert events", len(events), exc_info=True)
 
     async def _settle(self, item: Item) -> None:
         message = item.message

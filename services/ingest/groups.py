@@ -44,6 +44,7 @@ class Item:
     settle: Settle | None = None
     reply: tuple[int, dict[str, Any]] | None = None
     reason: str = ""
+    event: dict[str, Any] | None = None  # published to alertbus.events once the write landed
 
     @property
     def op(self) -> str | None:
@@ -95,7 +96,25 @@ class _Applied:
     item: Item
     doc_id: str
     outcome: str
-    doc: dict[str, Any] | None = None
+    doc: dict[str, Any] | None = None  # the document after (None once deleted)
+    before: dict[str, Any] | None = None  # ... and before (None for a new alert)
+
+    def event(self) -> dict[str, Any] | None:
+        """What changed, for the notification feed: a new alert, a severity or status change, a delete."""
+        if self.outcome == "redelivered":
+            return None
+        after, before = self.doc, self.before
+        if after is None:
+            kind = "deleted"
+        elif before is None:
+            kind = "created"
+        elif after["severity"] != before["severity"]:
+            kind = "severity"
+        elif after["status"] != before["status"]:
+            kind = "status"
+        else:
+            return None
+        return {"event": kind, "alert": alert_body(after or before or {}, history=False)}
 
 
 def _remember(doc: dict[str, Any], receive_id: str) -> None:
@@ -109,9 +128,10 @@ def _receive(item: Item, group: _Group, now: Any, limit: int) -> _Applied:
     if seen is not None:  # a redelivery of a message whose write already landed
         return _Applied(item, seen["_id"], "redelivered", seen)
     outcome, doc = rules.receive(group.docs, alert, now, limit)
+    before = group.find(doc["_id"])
     _remember(doc, alert["id"])
     group.replace(doc)
-    return _Applied(item, doc["_id"], outcome, doc)
+    return _Applied(item, doc["_id"], outcome, doc, before)
 
 
 def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None:
@@ -125,7 +145,7 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
         return _Applied(item, doc["_id"], "redelivered")
     if cmd["op"] == commands.DELETE:
         group.delete(doc)
-        return _Applied(item, doc["_id"], "command")
+        return _Applied(item, doc["_id"], "command", None, doc)
     try:
         new = commands.apply(doc, cmd, now, limit)
     except InvalidTransition as exc:
@@ -133,7 +153,7 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
         return None
     _remember(new, cmd["receiveId"])
     group.replace(new)
-    return _Applied(item, new["_id"], "command")
+    return _Applied(item, new["_id"], "command", new, doc)
 
 
 def _group_key(item: Item) -> tuple[str, str]:
@@ -158,7 +178,9 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
     for done in applied:
         if done.doc_id in conflicts:
             retry.append(done.item)
-        elif done.item.kind == ALERT:
+            continue
+        done.item.event = done.event()
+        if done.item.kind == ALERT:
             assert done.doc is not None
             if done.outcome != "redelivered":
                 metrics.alerts_received.labels(done.outcome).inc()
