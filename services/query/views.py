@@ -118,6 +118,16 @@ async def get_services(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "total": len(rows), "services": rows})
 
 
+async def get_groups(request: web.Request) -> web.Response:
+    rows = await repository(request).groups(alert_query(request).filter)
+    return json_response({"status": "ok", "total": len(rows), "groups": rows})
+
+
+async def get_tags(request: web.Request) -> web.Response:
+    rows = await repository(request).tags(alert_query(request).filter)
+    return json_response({"status": "ok", "total": len(rows), "tags": rows})
+
+
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/alert/{id}", get_alert),
     ("GET", "/alerts", get_alerts),
@@ -128,4 +138,6 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/alerts/history", get_history),
     ("GET", "/environments", get_environments),
     ("GET", "/services", get_services),
+    ("GET", "/alerts/groups", get_groups),
+    ("GET", "/alerts/tags", get_tags),
 ]

@@ -173,6 +173,19 @@ class AlertQueries:
         cursor = await self.alerts.aggregate(stages)
         return fold_counts(await cursor.to_list(), ("environment", "service"))
 
+    async def groups(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
+        cursor = await self.alerts.aggregate([{"$match": flt}, by_severity_and_status("environment", "group")])
+        return fold_counts(await cursor.to_list(), ("environment", "group"))
+
+    async def tags(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
+        stages: list[dict[str, Any]] = [
+            {"$match": flt}, {"$unwind": "$tags"}, by_severity_and_status("environment", "tags"),
+        ]
+        rows = fold_counts(await (await self.alerts.aggregate(stages)).to_list(), ("environment", "tags"))
+        for row in rows:
+            row["tag"] = row.pop("tags")
+        return rows
+
     async def heartbeat_list(self, flt: dict[str, Any], sort: Sort) -> list[dict[str, Any]]:
         return await self.heartbeats.find(flt, sort=sort).to_list()
 

@@ -1,0 +1,153 @@
+"""The real ``alerta`` command-line client (PyPI ``alerta`` 8.5.3) reads from a running alertbus: ``query``,
+``history``, ``heartbeats``, ``alerts``, ``status``, ``top`` (a curses screen, run on a pseudo-terminal), and
+the counts its bulk commands ask for (8.5.3 has no ``count`` command: ``ack``, ``close`` … call
+``Client.get_count``, i.e. ``GET /alerts/count``, which is exercised here through the client library)."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import pty
+import select
+import struct
+import sys
+import termios
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from alertaclient.api import Client
+
+from .conftest import ADMIN_KEY, Stack, alert
+
+ALERTA = str(Path(sys.executable).with_name("alerta"))
+
+
+@pytest.fixture
+def cli_env(stack: Stack, tmp_path: Path) -> dict[str, str]:
+    """The client's environment: endpoint and key from variables, an empty config file of its own, and no
+    TERM or PS1 (with either set and stdin not a terminal, some commands read stdin)."""
+    config = tmp_path / "alerta.conf"
+    config.write_text("[DEFAULT]\ntimezone = UTC\n")
+    env = {key: value for key, value in os.environ.items() if key not in ("TERM", "PS1")}
+    env.update(ALERTA_CONF_FILE=str(config), ALERTA_ENDPOINT=stack.url, ALERTA_API_KEY=ADMIN_KEY)
+    return env
+
+
+async def alerta(env: dict[str, str], *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        ALERTA, *args, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, f"alerta {' '.join(args)} failed: {err.decode()}{out.decode()}"
+    return out.decode()
+
+
+def short() -> str:
+    return f"c{uuid.uuid4().hex[:9]}"  # fits the client's 12-character resource column
+
+
+async def post(stack: Stack, resource: str, **fields: object) -> str:
+    status, body = await stack.post_alert(alert(resource, **fields))
+    assert status == 201, body
+    return str(body["id"])
+
+
+async def test_alerta_query_lists_by_filter_and_id(stack: Stack, cli_env: dict[str, str]) -> None:
+    resource = short()
+    alert_id = await post(stack, resource, severity="minor")
+    await post(stack, resource, event="DiskFull", severity="critical")
+    table = await alerta(cli_env, "query", "--filter", f"resource={resource}")
+    rows = [line for line in table.splitlines() if resource in line]
+    assert len(rows) == 2 and "DiskFull" in rows[0] and "NodeDown" in rows[1]  # newest first
+    assert alert_id[:8] in table
+    listed = json.loads(await alerta(cli_env, "--json", "query", "--filter", f"resource={resource}",
+                                     "--filter", "severity=minor"))
+    assert [item["id"] for item in listed] == [alert_id]
+    by_id = await alerta(cli_env, "query", "--ids", alert_id[:8], "--medium")
+    assert resource in by_id and "DiskFull" not in by_id
+
+
+async def test_alerta_history_shows_each_change(stack: Stack, cli_env: dict[str, str]) -> None:
+    resource = short()
+    await post(stack, resource, severity="minor")
+    await post(stack, resource, severity="major")
+    table = await alerta(cli_env, "history", "--filter", f"resource={resource}")
+    rows = [line for line in table.splitlines() if resource in line]
+    assert len(rows) == 2 and "severity" in rows[0] and "new" in rows[1]  # newest first
+    assert "major" in rows[0] and "minor" in rows[1]
+
+
+async def test_alerta_heartbeats_lists_computed_status(stack: Stack, cli_env: dict[str, str]) -> None:
+    origin = f"cli-{uuid.uuid4().hex[:8]}"
+    status, _ = await stack.request("POST", "/heartbeat", {"origin": origin, "timeout": 300, "tags": ["cli"]})
+    assert status == 201
+    table = await alerta(cli_env, "heartbeats")
+    row = next(line for line in table.splitlines() if origin in line)
+    assert " ok" in row and "300s" in row
+    listed = json.loads(await alerta(cli_env, "--json", "heartbeats"))
+    assert any(item["origin"] == origin and item["status"] == "ok" for item in listed)
+
+
+async def test_alerta_alerts_lists_environments_services_groups_tags(stack: Stack, cli_env: dict[str, str]) -> None:
+    resource = short()
+    await post(stack, resource, service=["CliSvc"], group="CliGroup", tags=["cli-tag"])
+    assert "Production" in await alerta(cli_env, "alerts", "--environments")
+    assert "CliSvc" in await alerta(cli_env, "alerts", "--services")
+    assert "CliGroup" in await alerta(cli_env, "alerts", "--groups")
+    assert "cli-tag" in await alerta(cli_env, "alerts", "--tags")
+
+
+async def test_alerta_status_reads_management_status(stack: Stack, cli_env: dict[str, str]) -> None:
+    await alerta(cli_env, "status")
+
+
+async def test_alerta_client_counts_and_top10(stack: Stack) -> None:
+    resource = short()
+    await post(stack, resource, severity="minor")
+    await post(stack, resource, event="DiskFull", severity="critical")
+    client = Client(endpoint=stack.url, key=ADMIN_KEY)
+    total, severities, statuses = await asyncio.to_thread(client.get_count, [("resource", resource)])
+    assert (total, severities, statuses) == (2, {"minor": 1, "critical": 1}, {"open": 2})
+    top = await asyncio.to_thread(client.get_top10_count, [("resource", resource)])
+    assert sorted(row["event"] for row in top) == ["DiskFull", "NodeDown"]
+    assert await asyncio.to_thread(client.get_top10_flapping, [("resource", resource)]) == []
+
+
+def read_screen(master: int, marker: bytes, seconds: float) -> bytes:
+    """What the client drew on the terminal until ``marker`` appeared (or time ran out)."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(master, 65536)
+            except OSError:
+                break
+    return seen
+
+
+async def test_alerta_top_shows_the_newest_alerts(stack: Stack, cli_env: dict[str, str]) -> None:
+    resource = short()
+    await post(stack, resource, severity="critical")
+    master, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    proc = await asyncio.create_subprocess_exec(
+        ALERTA, "top", env={**cli_env, "TERM": "xterm"}, stdin=terminal, stdout=terminal, stderr=terminal,
+    )
+    os.close(terminal)
+    try:
+        screen = await asyncio.to_thread(read_screen, master, b"Count:", 30)  # the footer is drawn last
+        os.write(master, b"q")  # the client quits on q
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        os.close(master)
+    assert resource.encode() in screen and b"Crit" in screen and b"Count:" in screen
