@@ -11,6 +11,10 @@ Topology (names get ``BROKER_PREFIX`` in front):
 * ``alertbus.events`` — topic exchange: after its write, the worker publishes what changed
   (``alert.created``, ``alert.severity``, ``alert.status``, ``alert.deleted``) with body
   ``{"event": ..., "alert": {...}}``, for notifiers such as the hooks service.
+* ``alertbus.hooks.pagerduty`` — quorum queue bound to ``alertbus.events`` with ``alert.#``, declared by the
+  hooks service when ``PAGERDUTY_ROUTING_KEY`` is set (single active consumer: notifications leave in order).
+  ``alertbus.hooks.pagerduty.retry`` holds a notification that PagerDuty refused for now (429, 5xx) for the
+  message's ``expiration``, then dead-letters it back to ``alertbus.hooks.pagerduty`` via the default exchange.
 * Replies (RPC): the worker publishes to the default exchange with the request's ``reply_to`` and
   ``correlation_id``; the body is ``{"code": <http status>, "body": {...}}``.
 """
@@ -59,6 +63,14 @@ class Names:
     @property
     def events(self) -> str:
         return f"{self.prefix}alertbus.events"
+
+    @property
+    def pagerduty(self) -> str:
+        return f"{self.prefix}alertbus.hooks.pagerduty"
+
+    @property
+    def pagerduty_retry(self) -> str:
+        return f"{self.pagerduty}.retry"
 
     def shard(self, index: int) -> str:
         return f"{self.ingest}.{index}"
@@ -121,6 +133,27 @@ async def declare_topology(
         await queue.bind(exchange, routing_key="1")
         queues.append(queue)
     return exchange, queues
+
+
+async def declare_notifier_queues(channel: AbstractChannel, settings: Settings) -> tuple[AbstractQueue, AbstractQueue]:
+    """The PagerDuty notifier's queue (bound to the events) and its delay queue; idempotent."""
+    names = Names.from_settings(settings)
+    events = await channel.declare_exchange(names.events, aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(
+        names.pagerduty, durable=True,
+        arguments={"x-queue-type": "quorum", "x-single-active-consumer": True,
+                   "x-delivery-limit": settings.max_deliveries + 1, "x-dead-letter-exchange": names.dlx},
+    )
+    await queue.bind(events, routing_key="alert.#")
+    # Expired messages go back to the notifier queue. at-least-once dead-lettering (which needs
+    # reject-publish overflow) keeps a message until the notifier queue has confirmed it.
+    retry = await channel.declare_queue(
+        names.pagerduty_retry, durable=True,
+        arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": "",
+                   "x-dead-letter-routing-key": names.pagerduty, "x-overflow": "reject-publish",
+                   "x-dead-letter-strategy": "at-least-once"},
+    )
+    return queue, retry
 
 
 def ingest_message(kind: str, body: bytes, message_id: str, **props: Any) -> aio_pika.Message:

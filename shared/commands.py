@@ -46,8 +46,10 @@ def set_status(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: i
     timeout = cmd.get("timeout") or doc.get("timeout")
     entry = _entry(doc, kind="status", severity=doc["severity"], status=cmd["status"], text=cmd.get("text") or "",
                    at=now, user=cmd.get("user"), timeout=timeout, receive_id=doc["_id"])
-    return {**doc, "status": cmd["status"], "timeout": timeout, "updateTime": now,
-            "history": _history(doc, entry, limit)}
+    new = {**doc, "status": cmd["status"], "timeout": timeout, "updateTime": now,
+           "history": _history(doc, entry, limit)}
+    # Optional tags land with the status in one write (the PagerDuty webhook's ``incident=#N``).
+    return tag(new, cmd) if cmd.get("tags") else new
 
 
 def take_action(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: int) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from .webhooks import FilterClause, parse_filter
+
 
 class SettingsError(ValueError):
     """A configuration variable has a value that cannot be used."""
@@ -85,6 +87,24 @@ def _regexes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return patterns
 
 
+def _pagerduty(env: Mapping[str, str]) -> dict[str, Any]:
+    routing_key = env.get("PAGERDUTY_ROUTING_KEY", "").strip()
+    if any(c.isspace() for c in routing_key):
+        raise SettingsError("PAGERDUTY_ROUTING_KEY must not contain white space")
+    try:
+        clauses = parse_filter(env.get("PAGERDUTY_FILTER", ""))
+    except ValueError as exc:
+        raise SettingsError(f"PAGERDUTY_FILTER: {exc}") from None
+    return {
+        "pagerduty_webhook_secret": env.get("PAGERDUTY_WEBHOOK_SECRET", "").strip(),
+        "pagerduty_routing_key": routing_key,
+        "pagerduty_events_url": _url(env, "PAGERDUTY_EVENTS_URL", Settings.pagerduty_events_url, ("http", "https")),
+        "pagerduty_filter": clauses,
+        "pagerduty_max_attempts": _int(env, "PAGERDUTY_MAX_ATTEMPTS", 5, 1, 100),
+        "pagerduty_retry_delay_ms": _int(env, "PAGERDUTY_RETRY_DELAY_MS", 1000, 1, 3_600_000),
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -117,6 +137,13 @@ class Settings:
     max_deliveries: int = 5
     log_level: str = "INFO"
     data_dir: str = "./data"
+    hooks_url: str = "http://127.0.0.1:8082"
+    pagerduty_webhook_secret: str = ""
+    pagerduty_routing_key: str = ""
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    pagerduty_filter: tuple[FilterClause, ...] = ()
+    pagerduty_max_attempts: int = 5
+    pagerduty_retry_delay_ms: int = 1000
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -130,6 +157,7 @@ class Settings:
         prefix = env.get("BROKER_PREFIX", "").strip()
         if prefix and not re.fullmatch(r"[A-Za-z0-9_.:-]+", prefix):
             raise SettingsError(f"BROKER_PREFIX may hold only letters, digits and _ . : -, got {prefix!r}")
+        hooks_port = _int(env, "HOOKS_PORT", port + 2, 1, 65535)
         base_path = env.get("BASE_PATH", "").strip().rstrip("/")
         if base_path and not base_path.startswith("/"):
             raise SettingsError(f"BASE_PATH must start with '/', got {base_path!r}")
@@ -141,7 +169,7 @@ class Settings:
             port=port,
             query_port=query_port,
             query_url=_url(env, "QUERY_URL", f"http://127.0.0.1:{query_port}", ("http", "https")),
-            hooks_port=_int(env, "HOOKS_PORT", port + 2, 1, 65535),
+            hooks_port=hooks_port,
             base_path=base_path,
             auth_required=_bool(env, "AUTH_REQUIRED", True),
             admin_key=env.get("ADMIN_KEY", "").strip(),
@@ -164,6 +192,8 @@ class Settings:
             max_deliveries=_int(env, "MAX_DELIVERIES", 5, 1, 1000),
             log_level=log_level,
             data_dir=_text(env, "DATA_DIR", "./data"),
+            hooks_url=_url(env, "HOOKS_URL", f"http://127.0.0.1:{hooks_port}", ("http", "https")).rstrip("/"),
+            **_pagerduty(env),
         )
 
     def with_(self, **changes: Any) -> Settings:

@@ -23,6 +23,7 @@ from .auth import auth_middleware
 from .commands import COMMAND_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE
 from .views import ALERT_ROUTES, forward, health_routes
+from .webhooks import WEBHOOK_ROUTES
 
 log = logging.getLogger("alertbus.gateway")
 USAGE_FLUSH_SECONDS = 5.0
@@ -77,7 +78,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
-    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + health_routes())
+    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + health_routes())
     # Every other GET is a read: the query service answers it.
     app.router.add_route("GET", "/{tail:.*}", forward)
     return app

@@ -1,23 +1,71 @@
-"""The hooks service: inbound webhooks (PagerDuty, Prometheus Alertmanager) turned into alertbus messages.
-
-Only the service frame exists so far; the webhooks themselves are issue #5.
-"""
+"""The hooks service: inbound webhooks (PagerDuty, Prometheus Alertmanager) turned into alertbus messages, and
+the outbound PagerDuty notifier (when ``PAGERDUTY_ROUTING_KEY`` is set). Internal: the gateway forwards the
+webhooks to it after authentication."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import aiohttp
 from aiohttp import web
 
+from shared.broker import RpcClient, connect
 from shared.http import add_routes, json_response, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
+from shared.store import open_store
+
+from .inbound import HOOK_ROUTES
+from .keys import CLIENT, METRICS, RPC, SETTINGS, STORE
+from .metrics import HooksMetrics
+from .notifier import Notifier
 
 
 async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "service": "hooks"})
 
 
+async def store_context(app: web.Application) -> AsyncIterator[None]:
+    async with open_store(app[SETTINGS].database_url, indexes=False) as store:
+        app[STORE] = store
+        yield
+
+
+async def broker_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    connection = await connect(settings)
+    rpc = RpcClient(connection, settings)
+    await rpc.start()
+    app[RPC] = rpc
+    yield
+    await connection.close()
+
+
+async def client_context(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        app[CLIENT] = session
+        yield
+
+
+async def notifier_context(app: web.Application) -> AsyncIterator[None]:
+    """The PagerDuty notifier, a background consumer on the service's broker connection."""
+    notifier = Notifier(app[RPC].connection, app[SETTINGS], app[STORE], app[CLIENT], app[METRICS])
+    await notifier.start()
+    yield
+    await notifier.stop()
+
+
 def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Application:
     metrics = metrics or Metrics()
-    app = web.Application(middlewares=make_middlewares("hooks", metrics, settings.cors_origins))
-    add_routes(app, [("GET", "/_", health)])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=make_middlewares("hooks", metrics, settings.cors_origins),
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = HooksMetrics(metrics.registry)
+    # Order matters: the notifier uses the store, the broker connection and the HTTP session.
+    app.cleanup_ctx.extend([store_context, broker_context, client_context])
+    if settings.pagerduty_routing_key:
+        app.cleanup_ctx.append(notifier_context)
+    add_routes(app, [("GET", "/_", health), *HOOK_ROUTES])
     return app
