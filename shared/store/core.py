@@ -77,20 +77,21 @@ class Store:
         )
         await self.alerts.create_index([("lastReceiveId", ASCENDING)], name="lastReceiveId")
         await self.alerts.create_index([("lastReceiveTime", DESCENDING)], name="lastReceiveTime")
-        # Reads (shared/store/queries.py), equality fields first, then the sort key: the list sorted by
-        # severity or by recency within environment and status, and the same by status alone (which is also
-        # the default "not expired" list, written as status $in). Counts and top 10 match on their prefixes.
+        # Reads (shared/store/queries.py): equality fields first, then the sort key. The list sorted by
+        # severity or by recency within environment and status, and by severity within status alone (also the
+        # default "not expired" list, written as status $in). The trailing ``severity`` makes the counts
+        # (grouped by severity name and status) answerable from the index alone on MongoDB.
         await self.alerts.create_index(
             [("environment", ASCENDING), ("status", ASCENDING), ("severityCode", ASCENDING),
-             ("lastReceiveTime", DESCENDING)], name="environment_status_severity_time",
+             ("lastReceiveTime", DESCENDING), ("severity", ASCENDING)], name="by_environment_status_severity",
         )
         await self.alerts.create_index(
             [("environment", ASCENDING), ("status", ASCENDING), ("lastReceiveTime", DESCENDING)],
-            name="environment_status_time",
+            name="by_environment_status_time",
         )
         await self.alerts.create_index(
-            [("status", ASCENDING), ("severityCode", ASCENDING), ("lastReceiveTime", DESCENDING)],
-            name="status_severity_time",
+            [("status", ASCENDING), ("severityCode", ASCENDING), ("lastReceiveTime", DESCENDING),
+             ("severity", ASCENDING)], name="by_status_severity",
         )
         await self.heartbeats.create_index([("origin", ASCENDING)], unique=True, name="origin")
 
