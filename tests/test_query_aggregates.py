@@ -137,3 +137,23 @@ async def test_services_count_per_environment_and_service(stack: Stack) -> None:
     core = await get(stack, "/services", ("environment", env), ("service", "Core"))
     assert [(row["service"], row["count"]) for row in core["services"]] == [("Core", 1)]
     assert (await get(stack, "/services", ("environment", environment())))["services"] == []
+
+
+async def test_groups_and_tags_count_per_environment(stack: Stack) -> None:
+    env = environment()
+    await seed(stack.store, [
+        stored_alert(env, "a", group="Web", tags=["eu", "dc1"], at=minutes(1)),
+        stored_alert(env, "b", group="Web", tags=["eu"], severity="minor", at=minutes(2)),
+        stored_alert(env, "c", group="Db", tags=[], at=minutes(3)),
+    ])
+    groups = await get(stack, "/alerts/groups", ("environment", env))
+    assert [(row["group"], row["count"]) for row in groups["groups"]] == [("Db", 1), ("Web", 2)]
+    tags = await get(stack, "/alerts/tags", ("environment", env))
+    assert [(row["tag"], row["count"]) for row in tags["tags"]] == [("dc1", 1), ("eu", 2)]
+    assert tags["tags"][1]["severityCounts"] == {"major": 1, "minor": 1}
+
+
+async def test_management_status_reports_version_and_uptime(stack: Stack) -> None:
+    body = await get(stack, "/management/status")
+    assert body["application"] == "alertbus" and body["version"] and body["uptime"] >= 0
+    assert isinstance(body["metrics"], list)
