@@ -148,17 +148,18 @@ class Notifier:
                                          timeout=REQUEST_TIMEOUT) as response:
                 answer = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("PagerDuty did not answer (%s); retried later", type(exc).__name__)
+            log.warning("PagerDuty did not answer (%s) for alert %s; retried later", type(exc).__name__,
+                        body["dedup_key"])
             return Outcome.RETRY
         finally:
             self.metrics.notify_seconds.observe(time.perf_counter() - started)
         if response.status < 300:
             return Outcome.SENT
         if is_retryable(response.status):
-            log.warning("PagerDuty answered %d; retried later", response.status)
+            log.warning("PagerDuty answered %d for alert %s; retried later", response.status, body["dedup_key"])
             return Outcome.RETRY
-        log.error("PagerDuty refused a %s event with %d: %.300s", body["event_action"], response.status,
-                  answer.decode(errors="replace"))
+        log.error("PagerDuty refused a %s event for alert %s with %d: %.300s", body["event_action"],
+                  body["dedup_key"], response.status, answer.decode(errors="replace"))
         return Outcome.DEAD
 
     async def _settle(self, message: AbstractIncomingMessage, outcome: Outcome, attempt: int) -> None:
