@@ -109,6 +109,7 @@ async def delete_topology(connection: aio_pika.abc.AbstractRobustConnection, set
     await channel.queue_delete(names.dead)
     await channel.exchange_delete(names.ingest)
     await channel.exchange_delete(names.dlx)
+    await channel.exchange_delete(names.events)
     await channel.close()
 
 
