@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +36,13 @@ from shared.filters import parse_alert_query
 from shared.rules import create
 from shared.severity import SEVERITIES, severity_code
 from shared.store import open_store
-from shared.store.queries import AlertQueries, by_severity_and_status
+from shared.store.queries import (
+    AlertQueries,
+    by_severity_and_status,
+    match_stages,
+    page_pipeline,
+    severity_slices,
+)
 
 ENVIRONMENTS = {"Production": 50, "Development": 25, "Staging": 15, "QA": 10}
 SEVERITY_WEIGHTS = {
@@ -79,7 +85,7 @@ class Alerts:
         self.now = now
         self.count = 0
 
-    def pick(self, weights: dict[str, float]) -> str:
+    def pick(self, weights: Mapping[str, float]) -> str:
         return self.rng.choices(list(weights), list(weights.values()))[0]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -215,13 +221,19 @@ async def checkpoint(url: str, stored: int, args: argparse.Namespace) -> None:
 
 
 async def explain(queries: AlertQueries) -> None:
+    """The plans of the list's first slice (the most severe severity of the page) and of its count."""
     query = parse_alert_query(LIST)
     flt = query.visible()
-    print("\nplans")
-    print(f"  list  filter={flt} sort={query.sort}")
-    print(f"        {plan_summary(await queries.explain_page(flt, query.sort, query.page_size))}")
-    pipeline = [{"$match": {"environment": "Production"}}, by_severity_and_status()]
-    print(f"  count {plan_summary(await queries.explain_pipeline(pipeline))}")
+    counts = await queries.counts(flt)
+    code, _, end = severity_slices(counts, False, query.skip, query.page_size)[0]
+    status = sorted(counts.by_code()[code])[0]
+    first = {**flt, "status": status, "severityCode": code}
+    print(f"\nplans (list {dict(LIST)} → counts, then one slice per severity and status on the page)")
+    print(f"  list slice {first} sort lastReceiveTime desc, limit {end}")
+    page = page_pipeline(first, [("lastReceiveTime", -1)], 0, end, {"history": 0})
+    print(f"        {plan_summary(await queries.explain(page))}")
+    print(f"  count {flt}")
+    print(f"        {plan_summary(await queries.explain([*match_stages(flt), by_severity_and_status()]))}")
 
 
 async def run(args: argparse.Namespace, database_url: str, logs: Path) -> None:

@@ -99,3 +99,44 @@ async def test_v3_limit_is_the_page_size(stack: Stack) -> None:
     assert len(body["alerts"]) == 3 and body["pageSize"] == 1000
     body = await list_alerts(stack, ("environment", env), ("limit", "1"), ("page-size", "3"))
     assert len(body["alerts"]) == 3  # page-size wins over limit
+
+
+async def test_severity_pages_cross_severities_and_statuses(stack: Stack) -> None:
+    """Every page of a severity-sorted list, walked in order, is the whole list in severity-then-time order,
+    whatever the mix of statuses within one severity."""
+    env = environment()
+    plan = [("critical", "open"), ("critical", "ack"), ("major", "open"), ("critical", "shelved"),
+            ("minor", "ack"), ("major", "ack"), ("critical", "open"), ("minor", "open"), ("major", "expired"),
+            ("ok", "closed"), ("cleared", "closed"), ("security", "open")]
+    docs = [stored_alert(env, f"r{n:02d}", severity=sev, status=status, at=minutes(n))
+            for n, (sev, status) in enumerate(plan)]
+    await seed(stack.store, docs)
+    visible = [d for d in docs if d["status"] != "expired"]
+
+    def order(direction: int) -> list[str]:
+        ranked = sorted(visible, key=lambda d: (direction * d["severityCode"], -direction * d["lastReceiveTime"]
+                                                .timestamp()))
+        return [d["resource"] for d in ranked]
+
+    for extra, wanted in (((), order(1)), ((("reverse", "1"),), order(-1))):
+        walked = []
+        for page in range(1, 8):
+            body = await list_alerts(stack, ("environment", env), ("sort-by", "severity"), ("page", str(page)),
+                                     ("page-size", "2"), *extra)
+            assert body["total"] == len(visible)
+            walked += resources(body)
+        assert walked == wanted
+
+
+async def test_severity_sort_with_status_filters(stack: Stack) -> None:
+    env = environment()
+    docs = [stored_alert(env, f"r{n}", severity=sev, status=status, at=minutes(n)) for n, (sev, status) in
+            enumerate([("major", "open"), ("critical", "ack"), ("major", "ack"), ("critical", "open")])]
+    await seed(stack.store, docs)
+    body = await list_alerts(stack, ("environment", env), ("status", "open"), ("sort-by", "severity"))
+    assert resources(body) == ["r3", "r0"]
+    body = await list_alerts(stack, ("environment", env), ("status", "open"), ("status", "ack"),
+                             ("sort-by", "severity"), ("page-size", "3"))
+    assert resources(body) == ["r3", "r1", "r2"] and body["more"] is True
+    body = await list_alerts(stack, ("environment", env), ("resource", "~r[12]"), ("sort-by", "severity"))
+    assert resources(body) == ["r1", "r2"]

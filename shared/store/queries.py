@@ -1,30 +1,38 @@
-"""The read side of the store: every query of the query service, as finds and single aggregation pipelines.
+"""The read side of the store: every query of the query service, as aggregation pipelines.
 
 Filters and sorts come from ``shared.filters`` (already white-listed and typed); this module only turns
 them into database calls. Severity order is the stored ``severityCode``, so sorting and counting by
 severity need no join or lookup. Counts are grouped by ``(severity, status)`` in one pipeline, from which
 the total, the severity counts and the status counts all follow.
 
-SecantusDB (the MongoDB-wire server used by the tests and the embedded mode) differs from mongod in ways
-that shape some choices here; each is marked "SecantusDB:" where it matters. In short: its planner uses an
-index only for a filter of plain fields (equalities, plus at most one range or ``$in`` field) and never
-pushes ``limit`` into the scan, so every read costs in proportion to the documents it matches.
+SecantusDB (the MongoDB-wire server of the tests and the embedded mode) executes differently from mongod,
+and three choices here exist for it; each is marked "SecantusDB:". Its planner uses an index only when the
+whole filter is plain equalities on an index prefix plus at most one range or ``$in`` field, else it decodes
+every document of the collection; it never stops an index scan at the limit; and it sorts in Python with a
+comparison per pair. Every read there costs in proportion to the documents it matches.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from pymongo import InsertOne
 
+from ..severity import severity_code
 from .core import INTERNAL_FIELDS, Store
 
 Sort = list[tuple[str, int]]
+Pipeline = list[dict[str, Any]]
 TOP_RESOURCES = 100  # resources listed per top-10 group; a popular event can have thousands
 SEEDING_BATCH = 1000
+BOUNDING_OPERATORS = frozenset({"$in", "$gt", "$gte", "$lt", "$lte"})
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -32,11 +40,21 @@ class Counts:
     total: int = 0
     severity: dict[str, int] = field(default_factory=dict)
     status: dict[str, int] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, severity: str, status: str, n: int) -> None:
         self.total += n
         self.severity[severity] = self.severity.get(severity, 0) + n
         self.status[status] = self.status.get(status, 0) + n
+        self.pairs[severity, status] = self.pairs.get((severity, status), 0) + n
+
+    def by_code(self) -> dict[int, dict[str, int]]:
+        """Matches per severity order, and within it per status."""
+        out: dict[int, dict[str, int]] = {}
+        for (severity, status), n in self.pairs.items():
+            statuses = out.setdefault(severity_code(severity), {})
+            statuses[status] = statuses.get(status, 0) + n
+        return out
 
 
 def hidden(history: bool, raw_data: bool) -> dict[str, int]:
@@ -49,10 +67,56 @@ def hidden(history: bool, raw_data: bool) -> dict[str, int]:
     return out
 
 
-def split_field(flt: dict[str, Any], name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``flt`` without its top-level condition on ``name``, and that condition alone."""
-    rest = {key: value for key, value in flt.items() if key != name}
-    return rest, ({name: flt[name]} if name in flt else {})
+def is_plain(value: Any) -> bool:
+    return not isinstance(value, (dict, list))
+
+
+def is_bounding(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and set(value) <= BOUNDING_OPERATORS
+
+
+def split_for_index(flt: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The part of ``flt`` that an index serves (equalities on environment, status, severityCode in index
+    order, then at most one ``$in`` or range), and the rest.
+
+    SecantusDB: a filter with anything more (a regex, a ``$ne``, another field, ``$or``) is not served by any
+    index there. Matching the head first and the rest in a second ``$match`` keeps it on the index; mongod
+    merges consecutive ``$match`` stages into one query and plans exactly as for the whole filter.
+    """
+    head: dict[str, Any] = {}
+    for name in ("environment", "status", "severityCode"):
+        if name not in flt:
+            if name == "environment":
+                continue  # the (status, severityCode, ...) index serves filters without an environment
+            break
+        value = flt[name]
+        if is_plain(value) or is_bounding(value):
+            head[name] = value
+        if not is_plain(value):
+            break
+    if not head and is_bounding(flt.get("lastReceiveTime")):
+        head = {"lastReceiveTime": flt["lastReceiveTime"]}
+    return head, {key: value for key, value in flt.items() if key not in head}
+
+
+def match_stages(flt: dict[str, Any], *extra: dict[str, Any]) -> Pipeline:
+    head, rest = split_for_index(flt)
+    conditions = [rest, *extra] if head else [flt, *extra]
+    rest_stages = [{"$match": condition} for condition in conditions if condition]
+    return ([{"$match": head}] if head else []) + rest_stages or [{"$match": {}}]
+
+
+def page_pipeline(flt: dict[str, Any], sort: Sort, skip: int, limit: int, projection: dict[str, int]) -> Pipeline:
+    stages = [*match_stages(flt), {"$sort": dict(sort)}]
+    if skip:
+        stages.append({"$skip": skip})
+    return stages + [{"$limit": limit}, {"$project": projection}]
+
+
+def by_severity_and_status(*keys: str) -> dict[str, Any]:
+    ident = {key: f"${key}" for key in keys}
+    ident.update(severity="$severity", status="$status")
+    return {"$group": {"_id": ident, "n": {"$sum": 1}}}
 
 
 def fold_counts(rows: Iterable[Mapping[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -70,17 +134,7 @@ def fold_counts(rows: Iterable[Mapping[str, Any]], keys: tuple[str, ...]) -> lis
     return out
 
 
-def by_severity_and_status(*keys: str) -> dict[str, Any]:
-    ident = {key: f"${key}" for key in keys}
-    ident.update(severity="$severity", status="$status")
-    return {"$group": {"_id": ident, "n": {"$sum": 1}}}
-
-
-def combine_and(flt: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    return {"$and": [flt, extra]} if flt else extra
-
-
-def top10_groups(group_by: str, duplicates: str) -> list[dict[str, Any]]:
+def top10_groups(group_by: str, duplicates: str) -> Pipeline:
     """The grouping half of the top 10, in two steps: per (group, alert), then per group.
 
     SecantusDB: its ``$addToSet`` checks membership by scanning the list, so a set of n resources costs
@@ -115,6 +169,27 @@ def top10_groups(group_by: str, duplicates: str) -> list[dict[str, Any]]:
     ]
 
 
+def by_severity_then_time(sort: Sort) -> bool:
+    return len(sort) == 2 and sort[0][0] == "severityCode" and sort[1][0] == "lastReceiveTime"
+
+
+def severity_slices(counts: Counts, descending: bool, skip: int, limit: int) -> list[tuple[int, int, int]]:
+    """Which ``(severity code, first, end)`` positions within each severity the page ``skip..skip+limit``
+    covers, from the counts per severity."""
+    out = []
+    buckets = counts.by_code()
+    start = 0
+    for code in sorted(buckets, reverse=descending):
+        size = sum(buckets[code].values())
+        first, end = max(skip, start), min(skip + limit, start + size)
+        if first < end:
+            out.append((code, first - start, end - start))
+        start += size
+        if start >= skip + limit:
+            break
+    return out
+
+
 class AlertQueries:
     """Reads of alerts and heartbeats. Takes the ``Store``; holds no state of its own."""
 
@@ -123,18 +198,20 @@ class AlertQueries:
         self.alerts = store.alerts
         self.heartbeats = store.heartbeats
 
+    async def run(self, pipeline: Pipeline, **options: Any) -> list[dict[str, Any]]:
+        cursor = await self.alerts.aggregate(pipeline, **options)
+        return await cursor.to_list()
+
     async def page(
         self, flt: dict[str, Any], sort: Sort, skip: int, limit: int, *, history: bool = False,
         raw_data: bool = False,
     ) -> list[dict[str, Any]]:
-        cursor = self.alerts.find(flt, hidden(history, raw_data), sort=sort, skip=skip, limit=limit)
-        return await cursor.to_list()
+        return await self.run(page_pipeline(flt, sort, skip, limit, hidden(history, raw_data)))
 
     async def counts(self, flt: dict[str, Any]) -> Counts:
         """Total, severity counts and status counts of every matching alert, in one pipeline."""
         counts = Counts()
-        cursor = await self.alerts.aggregate([{"$match": flt}, by_severity_and_status()])
-        async for row in cursor:
+        for row in await self.run([*match_stages(flt), by_severity_and_status()]):
             counts.add(row["_id"].get("severity"), row["_id"].get("status"), row["n"])
         return counts
 
@@ -142,23 +219,50 @@ class AlertQueries:
         self, flt: dict[str, Any], sort: Sort, skip: int, limit: int, *, history: bool = False,
         raw_data: bool = False,
     ) -> tuple[list[dict[str, Any]], Counts]:
-        """One page and the counts over all matches, asked for concurrently."""
-        page = self.page(flt, sort, skip, limit, history=history, raw_data=raw_data)
-        return await asyncio.gather(page, self.counts(flt))
+        """One page and the counts over all matches. Sorted by severity, the counts say which severities the
+        page holds, and only those are read (see ``severity_page``); otherwise both run concurrently."""
+        if not by_severity_then_time(sort):
+            page = self.page(flt, sort, skip, limit, history=history, raw_data=raw_data)
+            return await asyncio.gather(page, self.counts(flt))
+        counts = await self.counts(flt)
+        docs = await self.severity_page(flt, sort, counts, skip, limit, history=history, raw_data=raw_data)
+        return docs, counts
+
+    async def severity_page(
+        self, flt: dict[str, Any], sort: Sort, counts: Counts, skip: int, limit: int, *, history: bool,
+        raw_data: bool,
+    ) -> list[dict[str, Any]]:
+        """A page sorted by severity, then time, read one (severity, status) slice at a time.
+
+        SecantusDB: sorting every match in Python costs more than reading it, and the first page of a
+        severity-sorted list usually lies in the one or two most severe severities. Each slice is an
+        equality on (environment,) status and severityCode, which an index serves on both servers; the
+        statuses of one severity are merged by time here.
+        """
+        docs: list[dict[str, Any]] = []
+        by_time = sort[1][1]
+        by_code = counts.by_code()
+        for code, first, end in severity_slices(counts, sort[0][1] < 0, skip, limit):
+            parts = await asyncio.gather(*(
+                self.page({**flt, "status": status, "severityCode": code}, [("lastReceiveTime", by_time)], 0, end,
+                          history=history, raw_data=raw_data)
+                for status in sorted(by_code[code])
+            ))
+            merged = heapq.merge(*parts, key=lambda doc: doc.get("lastReceiveTime") or NEVER, reverse=by_time < 0)
+            docs += islice(merged, first, end)
+        return docs
 
     async def top10(self, flt: dict[str, Any], group_by: str, *, flapping: bool = False) -> list[dict[str, Any]]:
         """Alerta's top 10: one row per ``group_by`` value with counts and the sets of environments,
         services and resources; alerts without a service are not counted, an alert with k services counts
         k times (as in Alerta). ``flapping`` counts severity changes instead of alerts."""
-        stages: list[dict[str, Any]] = [{"$match": flt}, {"$unwind": "$service"}]
-        duplicates = "$sum"
         if flapping:
             # Only alerts that ever changed severity can flap; the first $match drops the rest early.
-            stages[0] = {"$match": combine_and(flt, {"history.type": "severity"})}
-            stages += [{"$unwind": "$history"}, {"$match": {"history.type": "severity"}}]
-            duplicates = "$max"
-        cursor = await self.alerts.aggregate(stages + top10_groups(group_by, duplicates), allowDiskUse=True)
-        rows = await cursor.to_list()
+            stages = [*match_stages(flt, {"history.type": "severity"}), {"$unwind": "$service"},
+                      {"$unwind": "$history"}, {"$match": {"history.type": "severity"}}]
+        else:
+            stages = [*match_stages(flt), {"$unwind": "$service"}]
+        rows = await self.run(stages + top10_groups(group_by, "$max" if flapping else "$sum"), allowDiskUse=True)
         for row in rows:
             row[group_by] = row.pop("_id")
             row["environments"].sort()
@@ -171,41 +275,36 @@ class AlertQueries:
         keep = {name: 1 for name in (
             "resource", "environment", "service", "group", "tags", "attributes", "origin", "customer", "history",
         )}
-        stages: list[dict[str, Any]] = [
-            {"$match": flt},
+        stages = [
+            *match_stages(flt),
             {"$project": keep},  # before $unwind, so that each entry does not copy the whole alert
             {"$unwind": "$history"},
             {"$sort": {"history.updateTime": -1, "_id": 1}},
-            {"$skip": skip},
+            *([{"$skip": skip}] if skip else []),
             {"$limit": limit},
         ]
-        cursor = await self.alerts.aggregate(stages, allowDiskUse=True)
-        return await cursor.to_list()
+        return await self.run(stages, allowDiskUse=True)
 
     async def environments(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
-        cursor = await self.alerts.aggregate([{"$match": flt}, by_severity_and_status("environment")])
-        return fold_counts(await cursor.to_list(), ("environment",))
+        rows = await self.run([*match_stages(flt), by_severity_and_status("environment")])
+        return fold_counts(rows, ("environment",))
 
     async def services(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
         """Counts per (environment, service). A ``service`` condition applies to each single service
         after unwinding (``service=Web`` counts Web, not the other services of the same alerts)."""
-        before, after = split_field(flt, "service")
-        stages: list[dict[str, Any]] = [{"$match": before}, {"$unwind": "$service"}]
-        if after:
-            stages.append({"$match": after})
-        stages.append(by_severity_and_status("environment", "service"))
-        cursor = await self.alerts.aggregate(stages)
-        return fold_counts(await cursor.to_list(), ("environment", "service"))
+        before = {key: value for key, value in flt.items() if key != "service"}
+        after = [{"$match": {"service": flt["service"]}}] if "service" in flt else []
+        stages = [*match_stages(before), {"$unwind": "$service"}, *after,
+                  by_severity_and_status("environment", "service")]
+        return fold_counts(await self.run(stages), ("environment", "service"))
 
     async def groups(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
-        cursor = await self.alerts.aggregate([{"$match": flt}, by_severity_and_status("environment", "group")])
-        return fold_counts(await cursor.to_list(), ("environment", "group"))
+        rows = await self.run([*match_stages(flt), by_severity_and_status("environment", "group")])
+        return fold_counts(rows, ("environment", "group"))
 
     async def tags(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
-        stages: list[dict[str, Any]] = [
-            {"$match": flt}, {"$unwind": "$tags"}, by_severity_and_status("environment", "tags"),
-        ]
-        rows = fold_counts(await (await self.alerts.aggregate(stages)).to_list(), ("environment", "tags"))
+        stages = [*match_stages(flt), {"$unwind": "$tags"}, by_severity_and_status("environment", "tags")]
+        rows = fold_counts(await self.run(stages), ("environment", "tags"))
         for row in rows:
             row["tag"] = row.pop("tags")
         return rows
@@ -213,12 +312,8 @@ class AlertQueries:
     async def heartbeat_list(self, flt: dict[str, Any], sort: Sort) -> list[dict[str, Any]]:
         return await self.heartbeats.find(flt, sort=sort).to_list()
 
-    async def explain_page(self, flt: dict[str, Any], sort: Sort, limit: int) -> dict[str, Any]:
-        """The plan the database chose for a list query (for the benchmark and for diagnosis)."""
-        plan: dict[str, Any] = await self.alerts.find(flt, hidden(False, False), sort=sort, limit=limit).explain()
-        return plan
-
-    async def explain_pipeline(self, pipeline: list[dict[str, Any]]) -> dict[str, Any]:
+    async def explain(self, pipeline: Pipeline) -> dict[str, Any]:
+        """The plan the database chose for a pipeline (for the benchmark and for diagnosis)."""
         command = {"aggregate": self.alerts.name, "pipeline": pipeline, "cursor": {}}
         plan: dict[str, Any] = await self.store.db.command("explain", command, verbosity="queryPlanner")
         return plan
