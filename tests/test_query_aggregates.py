@@ -157,3 +157,21 @@ async def test_management_status_reports_version_and_uptime(stack: Stack) -> Non
     body = await get(stack, "/management/status")
     assert body["application"] == "alertbus" and body["version"] and body["uptime"] >= 0
     assert isinstance(body["metrics"], list)
+
+
+async def test_top10_weighs_by_services_as_alerta_unwinds_them(stack: Stack) -> None:
+    env = environment()
+    flappy = with_history(stored_alert(env, "flappy", "Flap", service=["A", "B"], at=minutes(1)),
+                          ("severity", "minor", minutes(2)), ("severity", "major", minutes(3)))
+    flappy["duplicateCount"] = 3
+    await seed(stack.store, [flappy, stored_alert(env, "calm", "Flap", service=["B"], at=minutes(1))])
+    by_event = (await get(stack, "/alerts/top10", ("environment", env)))["top10"]
+    assert [(r["event"], r["count"], r["duplicateCount"], r["services"]) for r in by_event] == [
+        ("Flap", 3, 6, ["A", "B"])]
+    flapping = (await get(stack, "/alerts/top10/flapping", ("environment", env)))["top10"]
+    assert [(r["event"], r["count"], r["duplicateCount"]) for r in flapping] == [("Flap", 4, 3)]
+    by_service = (await get(stack, "/alerts/top10/flapping", ("environment", env), ("group-by", "service")))["top10"]
+    assert [(r["service"], r["count"], [x["resource"] for x in r["resources"]]) for r in by_service] == [
+        ("A", 2, ["flappy"]), ("B", 2, ["flappy"])]
+    plain = (await get(stack, "/alerts/top10", ("environment", env), ("group-by", "service")))["top10"]
+    assert [(r["service"], r["count"], len(r["resources"])) for r in plain] == [("B", 2, 2), ("A", 1, 1)]

@@ -33,6 +33,14 @@ TOP_RESOURCES = 100  # resources listed per top-10 group; a popular event can ha
 SEEDING_BATCH = 1000
 BOUNDING_OPERATORS = frozenset({"$in", "$gt", "$gte", "$lt", "$lte"})
 NEVER = datetime.min.replace(tzinfo=UTC)
+# The keys of the alert indexes that reads use (Store.ensure_indexes), in index order.
+INDEX_KEYS = (
+    ("environment", "status", "severityCode", "lastReceiveTime"),
+    ("environment", "status", "lastReceiveTime"),
+    ("status", "severityCode", "lastReceiveTime"),
+    ("environment", "resource", "event"),
+    ("lastReceiveTime",),
+)
 
 
 @dataclass
@@ -76,27 +84,26 @@ def is_bounding(value: Any) -> bool:
 
 
 def split_for_index(flt: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The part of ``flt`` that an index serves (equalities on environment, status, severityCode in index
-    order, then at most one ``$in`` or range), and the rest.
+    """The part of ``flt`` that an index serves, and the rest: the longest run of equalities along one
+    index's keys, ended by at most one ``$in`` or range on the next key.
 
     SecantusDB: a filter with anything more (a regex, a ``$ne``, another field, ``$or``) is not served by any
     index there. Matching the head first and the rest in a second ``$match`` keeps it on the index; mongod
     merges consecutive ``$match`` stages into one query and plans exactly as for the whole filter.
     """
-    head: dict[str, Any] = {}
-    for name in ("environment", "status", "severityCode"):
-        if name not in flt:
-            if name == "environment":
-                continue  # the (status, severityCode, ...) index serves filters without an environment
-            break
-        value = flt[name]
-        if is_plain(value) or is_bounding(value):
+    best: dict[str, Any] = {}
+    for keys in INDEX_KEYS:
+        head: dict[str, Any] = {}
+        for name in keys:
+            value = flt.get(name)
+            if name not in flt or not (is_plain(value) or is_bounding(value)):
+                break
             head[name] = value
-        if not is_plain(value):
-            break
-    if not head and is_bounding(flt.get("lastReceiveTime")):
-        head = {"lastReceiveTime": flt["lastReceiveTime"]}
-    return head, {key: value for key, value in flt.items() if key not in head}
+            if not is_plain(value):
+                break
+        if len(head) > len(best):
+            best = head
+    return best, {key: value for key, value in flt.items() if key not in best}
 
 
 def match_stages(flt: dict[str, Any], *extra: dict[str, Any]) -> Pipeline:
@@ -135,36 +142,62 @@ def fold_counts(rows: Iterable[Mapping[str, Any]], keys: tuple[str, ...]) -> lis
 
 
 def top10_groups(group_by: str, duplicates: str) -> Pipeline:
-    """The grouping half of the top 10, in two steps: per (group, alert), then per group.
+    """Top 10 by ``service``: per (service, alert) over the unwound services, then per service.
 
     SecantusDB: its ``$addToSet`` checks membership by scanning the list, so a set of n resources costs
-    n²/2 comparisons (minutes for a popular event at a million alerts). Grouping by alert first makes every
-    resource unique, so the second step can ``$push`` it; the service sets are merged only for the ten
-    groups kept. mongod does the same work in the same time either way.
+    n²/2 comparisons (minutes for a popular service at a million alerts). Grouping by alert first makes every
+    resource unique, so the second step can ``$push`` it.
     """
     per_alert = {
         "_id": {"group": f"${group_by}", "id": "$_id"},
-        "count": {"$sum": 1},
+        "count": {"$sum": "$weight"},
         "duplicateCount": {duplicates: "$duplicateCount"},
         "resource": {"$first": "$resource"},
         "environment": {"$first": "$environment"},
-        "services": {"$addToSet": "$service"},  # an alert's own few services
     }
     per_group = {
         "_id": "$_id.group",
         "count": {"$sum": "$count"},
         "duplicateCount": {duplicates: "$duplicateCount"},
         "environments": {"$addToSet": "$environment"},  # a handful of environments
-        "services": {"$push": "$services"},
+        "services": {"$addToSet": "$_id.group"},
         "resources": {"$push": {"id": "$_id.id", "resource": "$resource"}},
     }
-    merged = {"$reduce": {"input": "$services", "initialValue": [], "in": {"$setUnion": ["$$value", "$$this"]}}}
+    return [{"$unwind": "$service"}, {"$group": per_alert}, {"$group": per_group}, *top10_tail()]
+
+
+def top10_stages(group_by: str, flapping: bool) -> Pipeline:
+    """Alerta's top 10 counts each alert once per service (it unwinds ``service``), or, flapping, once per
+    severity change and service. Except when grouping by service, that weight is computed per alert instead
+    of unwinding, so that one ``$group`` over the alerts does it: fewer rows, and no set of resources to
+    build (each alert is in exactly one group, so its resource is pushed, never looked up)."""
+    changes = {"$filter": {"input": "$history", "as": "entry", "cond": {"$eq": ["$$entry.type", "severity"]}}}
+    per_service: Any = {"$size": changes} if flapping else 1
+    if group_by == "service":
+        return [{"$set": {"weight": per_service}}, *top10_groups(group_by, "$max" if flapping else "$sum")]
+    weight = {"$multiply": [{"$size": "$service"}, per_service]}
+    stages: Pipeline = [{"$set": {"weight": weight}}]
+    duplicates = {"$max": "$duplicateCount"} if flapping else {"$sum": {"$multiply": ["$duplicateCount", "$weight"]}}
+    stages.append({"$group": {
+        "_id": f"${group_by}",
+        "count": {"$sum": "$weight"},
+        "duplicateCount": duplicates,
+        "environments": {"$addToSet": "$environment"},  # a handful of environments
+        "services": {"$push": "$service"},  # merged for the ten groups kept only
+        "resources": {"$push": {"id": "$_id", "resource": "$resource"}},
+    }})
+    return stages + top10_tail(merge_services=True)
+
+
+def top10_tail(merge_services: bool = False) -> Pipeline:
+    services: Any = 1
+    if merge_services:
+        services = {"$reduce": {"input": "$services", "initialValue": [],
+                                "in": {"$setUnion": ["$$value", "$$this"]}}}
     return [
-        {"$group": per_alert},
-        {"$group": per_group},
         {"$sort": {"count": -1, "duplicateCount": -1, "_id": 1}},
         {"$limit": 10},
-        {"$project": {"count": 1, "duplicateCount": 1, "environments": 1, "services": merged,
+        {"$project": {"count": 1, "duplicateCount": 1, "environments": 1, "services": services,
                       "resources": {"$slice": ["$resources", TOP_RESOURCES]}}},
     ]
 
@@ -256,13 +289,13 @@ class AlertQueries:
         """Alerta's top 10: one row per ``group_by`` value with counts and the sets of environments,
         services and resources; alerts without a service are not counted, an alert with k services counts
         k times (as in Alerta). ``flapping`` counts severity changes instead of alerts."""
+        # Alerts without a service are not counted (Alerta unwinds the services); only alerts that ever
+        # changed severity can flap.
+        having: dict[str, Any] = {"service.0": {"$exists": True}}
         if flapping:
-            # Only alerts that ever changed severity can flap; the first $match drops the rest early.
-            stages = [*match_stages(flt, {"history.type": "severity"}), {"$unwind": "$service"},
-                      {"$unwind": "$history"}, {"$match": {"history.type": "severity"}}]
-        else:
-            stages = [*match_stages(flt), {"$unwind": "$service"}]
-        rows = await self.run(stages + top10_groups(group_by, "$max" if flapping else "$sum"), allowDiskUse=True)
+            having["history.type"] = "severity"
+        stages = [*match_stages(flt, having), *top10_stages(group_by, flapping)]
+        rows = await self.run(stages, allowDiskUse=True)
         for row in rows:
             row[group_by] = row.pop("_id")
             row["environments"].sort()
