@@ -35,7 +35,11 @@ class Worker:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        # One inbox per lane; shard i always feeds lane i % lanes, so a shard stays in order while lanes
+        # overlap their database round-trips.
+        self.lanes: list[asyncio.Queue[AbstractIncomingMessage]] = [
+            asyncio.Queue() for _ in range(min(settings.lanes, settings.shards))
+        ]
         self.stack = AsyncExitStack()
         self.connection: AbstractRobustConnection | None = None
         self.channel: AbstractChannel | None = None
@@ -43,8 +47,8 @@ class Worker:
         self.processor: Processor | None = None
         self.store: Store | None = None
         self.events: AbstractExchange | None = None
-        self.loop_task: asyncio.Task[None] | None = None
-        self.busy = asyncio.Event()
+        self.lane_tasks: list[asyncio.Task[None]] = []
+        self.busy = 0
         self.stopping = False
 
     async def start(self) -> None:
@@ -57,9 +61,11 @@ class Worker:
         _, queues = await declare_topology(self.channel, self.settings)
         events_channel = await self.connection.channel(publisher_confirms=True)
         self.events = await events_channel.get_exchange(Names.from_settings(self.settings).events)
-        self.loop_task = asyncio.create_task(self._run_batches(), name="ingest-batches")
-        for queue in queues:
-            tag = await queue.consume(self.inbox.put, no_ack=False)
+        self.lane_tasks = [
+            asyncio.create_task(self._run_batches(lane), name=f"ingest-lane-{n}") for n, lane in enumerate(self.lanes)
+        ]
+        for index, queue in enumerate(queues):
+            tag = await queue.consume(self.lanes[index % len(self.lanes)].put, no_ack=False)
             self.queues.append((queue, tag))
         log.info("ingest worker consuming %d shard queues", len(queues))
 
@@ -73,39 +79,42 @@ class Worker:
                 log.debug("cancel of %s failed", queue.name, exc_info=True)
         self.queues.clear()
         deadline = asyncio.get_running_loop().time() + grace
-        while (not self.inbox.empty() or self.busy.is_set()) and asyncio.get_running_loop().time() < deadline:
+        while self._pending() and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
-        if self.loop_task is not None:
-            self.loop_task.cancel()
-            await asyncio.gather(self.loop_task, return_exceptions=True)
+        for task in self.lane_tasks:
+            task.cancel()
+        await asyncio.gather(*self.lane_tasks, return_exceptions=True)
         await self.stack.aclose()
 
-    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+    def _pending(self) -> bool:
+        return self.busy > 0 or any(not lane.empty() for lane in self.lanes)
+
+    async def _next_batch(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> list[AbstractIncomingMessage]:
         loop = asyncio.get_running_loop()
-        batch = [await self.inbox.get()]
+        batch = [await inbox.get()]
         deadline = loop.time() + self.settings.batch_wait_ms / 1000
         while len(batch) < self.settings.batch_size:
-            if not self.inbox.empty():
-                batch.append(self.inbox.get_nowait())
+            if not inbox.empty():
+                batch.append(inbox.get_nowait())
                 continue
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
             try:
-                batch.append(await asyncio.wait_for(self.inbox.get(), remaining))
+                batch.append(await asyncio.wait_for(inbox.get(), remaining))
             except TimeoutError:
                 break
         return batch
 
-    async def _run_batches(self) -> None:
+    async def _run_batches(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> None:
         while True:
-            batch = await self._next_batch()
-            self.busy.set()
+            batch = await self._next_batch(inbox)
+            self.busy += 1
             try:
                 # Shielded: a shutdown must not cut a batch between its write and its acks.
                 await asyncio.shield(self._handle(batch))
             finally:
-                self.busy.clear()
+                self.busy -= 1
 
     async def _handle(self, batch: list[AbstractIncomingMessage]) -> None:
         assert self.processor is not None
