@@ -6,10 +6,11 @@ severity need no join or lookup. Counts are grouped by ``(severity, status)`` in
 the total, the severity counts and the status counts all follow.
 
 SecantusDB (the MongoDB-wire server of the tests and the embedded mode) executes differently from mongod,
-and three choices here exist for it; each is marked "SecantusDB:". Its planner uses an index only when the
-whole filter is plain equalities on an index prefix plus at most one range or ``$in`` field, else it decodes
-every document of the collection; it never stops an index scan at the limit; and it sorts in Python with a
-comparison per pair. Every read there costs in proportion to the documents it matches.
+and some choices here exist for it; each is marked "SecantusDB:" and costs mongod nothing. Its planner uses
+an index only when the whole filter is plain equalities on an index prefix plus at most one range or ``$in``
+field, else it decodes every document of the collection; it never stops an index scan at the limit, nor
+answers anything from an index alone; it sorts in Python with a comparison per pair; its ``$addToSet`` scans
+the set. Every read there costs in proportion to the documents it matches.
 """
 
 from __future__ import annotations
