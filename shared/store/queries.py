@@ -40,6 +40,7 @@ INDEX_KEYS = (
     ("environment", "status", "lastReceiveTime"),
     ("status", "severityCode", "lastReceiveTime"),
     ("environment", "resource", "event"),
+    ("resource", "environment"),
     ("lastReceiveTime",),
 )
 
