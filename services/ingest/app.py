@@ -64,8 +64,17 @@ class Worker:
         self.lane_tasks = [
             asyncio.create_task(self._run_batches(lane), name=f"ingest-lane-{n}") for n, lane in enumerate(self.lanes)
         ]
-        for index, queue in enumerate(queues):
-            tag = await queue.consume(self.lanes[index % len(self.lanes)].put, no_ack=False)
+        # A channel per lane: delivery tags are per channel, so a lane can acknowledge a whole batch with
+        # one multiple-ack (see _settle_batch) without touching another lane's messages.
+        lane_channels = []
+        for _ in self.lanes:
+            lane_channel = await self.connection.channel(publisher_confirms=False)
+            await lane_channel.set_qos(prefetch_count=self.settings.prefetch)
+            lane_channels.append(lane_channel)
+        for index, declared in enumerate(queues):
+            lane = index % len(self.lanes)
+            queue = await lane_channels[lane].get_queue(declared.name, ensure=False)
+            tag = await queue.consume(self.lanes[lane].put, no_ack=False)
             self.queues.append((queue, tag))
         log.info("ingest worker consuming %d shard queues", len(queues))
 
@@ -132,8 +141,7 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         await self._publish_events([item.event for item in items if item.event is not None])
-        for item in items:
-            await self._settle(item)
+        await self._settle_batch(items)
         self.metrics.batch_size.observe(len(batch))
         self.metrics.batch_seconds.observe(asyncio.get_running_loop().time() - started)
 
@@ -156,7 +164,19 @@ class Worker:
         except Exception:
             log.warning("could not publish %d alert events", len(events), exc_info=True)
 
-    async def _settle(self, item: Item) -> None:
+    async def _settle_batch(self, items: list[Item]) -> None:
+        """Reply, then settle: rejects and requeues one by one, and every acknowledged message of the batch
+        with a single multiple-ack on the last one (the batch holds all of its lane channel's unsettled
+        deliveries up to that tag, in order)."""
+        last_ack: AbstractIncomingMessage | None = None
+        for item in items:
+            if await self._settle(item):
+                last_ack = item.message
+        if last_ack is not None:
+            await last_ack.ack(multiple=True)
+
+    async def _settle(self, item: Item) -> bool:
+        """Reply and reject/requeue as the item says; True when the message is to be acknowledged."""
         message = item.message
         final = item.settle is Settle.DEAD or (
             item.settle is Settle.RETRY and _delivery_count(message) + 1 >= self.settings.max_deliveries
@@ -164,14 +184,15 @@ class Worker:
         if item.reply and message.reply_to and (item.settle is not Settle.RETRY or final):
             await self._reply(message, *item.reply)
         if item.settle is Settle.ACK:
-            await message.ack()
-        elif final:
+            return True
+        if final:
             # Dead-letter it ourselves on the last try, so that it is counted exactly once; the queue's
             # x-delivery-limit stays as the broker-side backstop (e.g. for a worker that crashes on it).
             self.metrics.dead_lettered.labels(item.reason or "error").inc()
             await message.reject(requeue=False)
         else:
             await message.nack(requeue=True)
+        return False
 
     async def _reply(self, message: AbstractIncomingMessage, code: int, body: dict[str, Any]) -> None:
         assert self.channel is not None
