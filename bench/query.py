@@ -73,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoints", help="comma-separated alert counts to measure at (default N/100,N/10,N)")
     parser.add_argument("--database-url",
                         help="seed and query this (empty) MongoDB database instead of starting SecantusDB")
+    parser.add_argument("--data-dir", help="keep the SecantusDB store (and logs) here; a later run with the same "
+                                           "directory reuses the alerts already seeded")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generated alerts")
     return parser.parse_args(argv)
 
@@ -209,15 +211,27 @@ async def seed_to(queries: AlertQueries, alerts: Alerts, target: int) -> float:
     return wanted / elapsed if elapsed else 0.0
 
 
-async def checkpoint(url: str, stored: int, args: argparse.Namespace) -> None:
+async def checkpoint(url: str, stored: int, args: argparse.Namespace, logs: Path) -> None:
     print(f"\n{stored:,} alerts stored")
     print(f"  {'endpoint':46} {'matches':>9} {'n':>4} {'p50 ms':>9} {'p95 ms':>9}")
-    timeout = aiohttp.ClientTimeout(total=600)
+    timeout = aiohttp.ClientTimeout(total=900)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for label, path, params in ENDPOINTS:
-            times, total = await measure(session, f"{url}{path}?{urlencode(params)}", args.requests, args.budget)
+            try:
+                times, total = await measure(session, f"{url}{path}?{urlencode(params)}", args.requests,
+                                             args.budget)
+            except (RuntimeError, aiohttp.ClientError, TimeoutError) as exc:
+                print(f"  {label:46} failed: {exc}\n{tail(logs / 'query.log')}{tail(logs / 'store.log')}", flush=True)
+                continue
             print(f"  {label:46} {total:>9,} {len(times):>4} {statistics.median(times):>9.1f} "
                   f"{percentile(times, 0.95):>9.1f}", flush=True)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return ""
+    text = path.read_text(errors="replace").splitlines()[-lines:]
+    return "".join(f"    | {line}\n" for line in text)
 
 
 async def explain(queries: AlertQueries) -> None:
@@ -242,29 +256,37 @@ async def run(args: argparse.Namespace, database_url: str, logs: Path) -> None:
     alerts = Alerts(args.seed, datetime.now(UTC))
     async with open_store(database_url) as store, query_service(database_url, logs) as url:
         queries = AlertQueries(store)
-        for step in steps:
+        stored = await store.alerts.estimated_document_count()
+        if stored:  # a kept --data-dir: carry on after the alerts already there
+            print(f"{stored:,} alerts already stored", flush=True)
+            for _ in range(stored):
+                alerts.next()
+        for step in (step for step in steps if step >= stored):
             rate = await seed_to(queries, alerts, step)
             print(f"\nseeded up to {step:,} alerts at {rate:,.0f} alerts/s", flush=True)
-            await checkpoint(url, step, args)
+            await checkpoint(url, step, args, logs)
         await explain(queries)
 
 
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="alertbus-bench-query-"))
+    keep = args.data_dir is not None
+    directory = Path(args.data_dir) if keep else Path(tempfile.mkdtemp(prefix="alertbus-bench-query-"))
+    directory.mkdir(parents=True, exist_ok=True)
     embedded = None
     try:
         if args.database_url:
             database_url = args.database_url
         else:
-            embedded = EmbeddedStore(str(tmp))
-            database_url = await embedded.start()
-            print(f"SecantusDB at {database_url} (data in {tmp})")
-        await run(args, database_url, tmp)
+            embedded = EmbeddedStore(str(directory))
+            database_url = await embedded.start(timeout=600)  # reopening a large store takes a while
+            print(f"SecantusDB at {database_url} (data in {directory})")
+        await run(args, database_url, directory)
     finally:
         if embedded is not None:
             embedded.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 
