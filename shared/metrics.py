@@ -1,10 +1,15 @@
-"""Prometheus metrics. One instance per registry; when services share a process they share the registry."""
+"""Prometheus metrics. One instance per registry; when services share a process they share the instance (and so
+the registry): every metric of every service is declared here, so that two apps on one ``Metrics`` never
+register a name twice. Labels stay low-cardinality: never an alert id, resource or origin."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+PREFIX = "alertbus_"
 
 
 class Metrics:
@@ -17,6 +22,11 @@ class Metrics:
         )
         self.commands_applied = Counter(
             "alertbus_commands_applied_total", "Commands applied by the ingest workers, by operation",
+            ["op"], registry=r,
+        )
+        self.commands_skipped = Counter(
+            "alertbus_commands_skipped_total",
+            "Guarded commands (housekeeping) skipped because the alert changed since they were sent, by operation",
             ["op"], registry=r,
         )
         self.heartbeats_received = Counter(
@@ -54,3 +64,71 @@ class Metrics:
             "alertbus_broker_publish_seconds", "Time until RabbitMQ confirmed a published message",
             buckets=LATENCY_BUCKETS, registry=r,
         )
+        self.store_seconds = Histogram(
+            "alertbus_store_operation_seconds", "Time of a store (MongoDB) operation, by operation",
+            ["operation"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self._operations(r)
+        self._hooks(r)
+
+    def _operations(self, r: CollectorRegistry) -> None:
+        """The server-side schedules: housekeeping and the heartbeat watch."""
+        self.schedule_runs = Counter(
+            "alertbus_schedule_runs_total", "Runs of a server-side schedule on this process, by outcome",
+            ["schedule", "outcome"], registry=r,
+        )
+        self.schedule_seconds = Histogram(
+            "alertbus_schedule_run_seconds", "Duration of a server-side schedule run", ["schedule"],
+            buckets=LATENCY_BUCKETS + (30.0, 60.0), registry=r,
+        )
+        self.housekeeping_alerts = Counter(
+            "alertbus_housekeeping_alerts_total", "Alerts expired or deleted by housekeeping, by action",
+            ["action"], registry=r,
+        )
+        self.heartbeat_alerts = Counter(
+            "alertbus_heartbeat_alerts_total", "Alerts sent by the heartbeat watch, by event",
+            ["event"], registry=r,
+        )
+
+    def _hooks(self, r: CollectorRegistry) -> None:
+        """The hooks service: inbound webhooks and the PagerDuty notifier."""
+        self.webhook_messages = Counter(
+            "alertbus_webhook_messages_total",
+            "Alerts and status changes received by webhook, by source and outcome",
+            ["source", "outcome"], registry=r,
+        )
+        self.notifications = Counter(
+            "alertbus_pagerduty_notifications_total",
+            "Outbound PagerDuty events, by outcome (sent, retried, dead, skipped, stale)",
+            ["outcome"], registry=r,
+        )
+        self.notify_seconds = Histogram(
+            "alertbus_pagerduty_request_seconds", "Time PagerDuty's Events API took to answer",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+
+    def status_list(self) -> list[dict[str, Any]]:
+        """The counters and latency timers in the shape of Alerta's ``/management/status`` ``metrics``, which
+        ``alerta status`` prints (a timer with no observation is left out: the client divides by its count)."""
+        out: list[dict[str, Any]] = []
+        for family in self.registry.collect():
+            group = family.name.removeprefix(PREFIX)
+            if family.type == "counter":
+                out += [
+                    {"group": group, "name": _label_name(s.labels), "title": family.documentation,
+                     "type": "counter", "count": int(s.value)}
+                    for s in family.samples if s.name.endswith("_total")
+                ]
+            elif family.type == "histogram" and family.name.endswith("_seconds"):
+                sums = {_label_name(s.labels): s.value for s in family.samples if s.name.endswith("_sum")}
+                out += [
+                    {"group": group, "name": name, "title": family.documentation, "type": "timer",
+                     "count": int(s.value), "totalTime": int(sums.get(name, 0.0) * 1000)}
+                    for s in family.samples if s.name.endswith("_count") and s.value
+                    for name in [_label_name(s.labels)]
+                ]
+        return out
+
+
+def _label_name(labels: dict[str, str]) -> str:
+    return ".".join(value for key, value in sorted(labels.items()) if key != "le") or "total"

@@ -87,6 +87,24 @@ def _regexes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return patterns
 
 
+def _operations(env: Mapping[str, str], port: int) -> dict[str, Any]:
+    """Logs, the ingest worker's metrics/health port, the server-side schedules and the build manifest."""
+    log_format = _text(env, "LOG_FORMAT", "text").lower()
+    if log_format not in ("text", "json"):
+        raise SettingsError(f"LOG_FORMAT must be json or text, got {log_format!r}")
+    return {
+        "log_format": log_format,
+        "ingest_port": _int(env, "INGEST_PORT", port + 3, 1, 65535),
+        "housekeeping_interval": _float(env, "HOUSEKEEPING_INTERVAL", 60.0),
+        "heartbeat_watch_interval": _float(env, "HEARTBEAT_WATCH_INTERVAL", 60.0),
+        "delete_expired_after": _int(env, "DELETE_EXPIRED_AFTER", 7200, 0),
+        "delete_info_after": _int(env, "DELETE_INFO_AFTER", 43200, 0),
+        "build_number": env.get("BUILD_NUMBER", "").strip(),
+        "build_date": env.get("BUILD_DATE", "").strip(),
+        "build_revision": env.get("BUILD_REVISION", "").strip(),
+    }
+
+
 def _pagerduty(env: Mapping[str, str]) -> dict[str, Any]:
     routing_key = env.get("PAGERDUTY_ROUTING_KEY", "").strip()
     if any(c.isspace() for c in routing_key):
@@ -137,6 +155,15 @@ class Settings:
     batch_wait_ms: int = 5
     max_deliveries: int = 5
     log_level: str = "INFO"
+    log_format: str = "text"  # "json" in the container images: one JSON object per line
+    ingest_port: int = 8083  # the ingest worker's /metrics and health routes (``alertbus ingest`` only)
+    housekeeping_interval: float = 60.0  # seconds between housekeeping runs; 0 turns the schedule off
+    heartbeat_watch_interval: float = 60.0  # seconds between heartbeat watch runs; 0 turns it off
+    delete_expired_after: int = 7200  # seconds after which closed/expired alerts are deleted; 0: never
+    delete_info_after: int = 43200  # seconds after which informational alerts are deleted; 0: never
+    build_number: str = ""
+    build_date: str = ""
+    build_revision: str = ""
     data_dir: str = "./data"
     hooks_url: str = "http://127.0.0.1:8082"
     pagerduty_webhook_secret: str = ""
@@ -196,6 +223,7 @@ class Settings:
             data_dir=_text(env, "DATA_DIR", "./data"),
             hooks_url=_url(env, "HOOKS_URL", f"http://127.0.0.1:{hooks_port}", ("http", "https")).rstrip("/"),
             **_pagerduty(env),
+            **_operations(env, port),
         )
 
     def with_(self, **changes: Any) -> Settings:

@@ -17,7 +17,6 @@ from shared.store import open_store
 
 from .inbound import HOOK_ROUTES
 from .keys import CLIENT, METRICS, RPC, SETTINGS, STORE
-from .metrics import HooksMetrics
 from .notifier import Notifier
 
 
@@ -62,7 +61,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
         middlewares=make_middlewares("hooks", metrics, settings.cors_origins),
     )
     app[SETTINGS] = settings
-    app[METRICS] = HooksMetrics(metrics.registry)
+    app[METRICS] = metrics
     # Order matters: the notifier uses the store, the broker connection and the HTTP session.
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     if settings.pagerduty_routing_key:

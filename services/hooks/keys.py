@@ -6,13 +6,12 @@ import aiohttp
 from aiohttp import web
 
 from shared.broker import RpcClient
+from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store
 
-from .metrics import HooksMetrics
-
 SETTINGS = web.AppKey("settings", Settings)
-METRICS = web.AppKey("hooks_metrics", HooksMetrics)
+METRICS = web.AppKey("metrics", Metrics)
 RPC = web.AppKey("rpc", RpcClient)
 STORE = web.AppKey("store", Store)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)

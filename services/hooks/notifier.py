@@ -24,12 +24,12 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from pamqp.commands import Basic
 
 from shared.broker import Names, declare_notifier_queues, declare_topology
+from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store
 from shared.webhooks import matches
 
 from .events_api import TRIGGER, event_action, event_body, is_retryable, retry_delay_ms
-from .metrics import HooksMetrics
 
 log = logging.getLogger("alertbus.hooks.pagerduty")
 ATTEMPT_HEADER = "x-alertbus-attempt"
@@ -58,7 +58,7 @@ def attempt_of(message: AbstractIncomingMessage) -> int:
 
 class Notifier:
     def __init__(self, connection: AbstractRobustConnection, settings: Settings, store: Store,
-                 session: aiohttp.ClientSession, metrics: HooksMetrics) -> None:
+                 session: aiohttp.ClientSession, metrics: Metrics) -> None:
         self.connection, self.settings, self.store = connection, settings, store
         self.session, self.metrics = session, metrics
         self.names = Names.from_settings(settings)

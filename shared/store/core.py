@@ -6,27 +6,35 @@ are never shown to clients: ``severityCode`` (so sorting and counting by severit
 random token, conditional on the token it read. A writer that lost a race sees its write not applied and
 re-reads; together with the unique index on the identity key this keeps N ingest workers from ever creating
 two documents for one alert.
+
+``expireTime`` (= ``lastReceiveTime`` + ``timeout``, absent when the timeout is 0) is written with every alert so
+that housekeeping finds the alerts to expire with an indexed range instead of computing it per document.
+Every public method is timed into ``alertbus_store_operation_seconds{operation}`` when the Store has metrics.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from pymongo.errors import ConnectionFailure as _ConnectionFailure
 from pymongo.uri_parser import parse_uri
 
+from ..metrics import Metrics
+
 # Errors that mean "the database is not reachable right now": callers retry later instead of failing.
 StoreUnavailable: tuple[type[BaseException], ...] = (_ConnectionFailure,)
 StoreError = PyMongoError
-INTERNAL_FIELDS = ("_v", "_rids", "_sid", "_lsid", "severityCode")
+INTERNAL_FIELDS = ("_v", "_rids", "_sid", "_lsid", "severityCode", "expireTime")
 DUPLICATE_KEY = 11000
 
 
@@ -38,6 +46,38 @@ def now_ms() -> datetime:
 
 def new_token() -> str:
     return uuid.uuid4().hex
+
+
+def expire_time(doc: dict[str, Any]) -> datetime | None:
+    """When housekeeping expires the alert: ``lastReceiveTime`` + ``timeout`` (never for a timeout of 0)."""
+    timeout, received = doc.get("timeout") or 0, doc.get("lastReceiveTime")
+    return received + timedelta(seconds=timeout) if timeout > 0 and isinstance(received, datetime) else None
+
+
+class _Timed(Protocol):
+    metrics: Metrics | None
+
+
+_S = TypeVar("_S", bound=_Timed)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def timed(method: Callable[Concatenate[_S, _P], Awaitable[_R]]) -> Callable[Concatenate[_S, _P], Awaitable[_R]]:
+    """Observe a repository method's duration, labelled with its name (a fixed, small set of labels)."""
+    operation = method.__name__
+
+    @functools.wraps(method)
+    async def timed_method(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if self.metrics is None:
+            return await method(self, *args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.metrics.store_seconds.labels(operation).observe(time.perf_counter() - started)
+
+    return timed_method
 
 
 @dataclass
@@ -68,15 +108,18 @@ def _id_queries(ident: str) -> list[dict[str, Any]]:
 
 
 class Store:
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, metrics: Metrics | None = None) -> None:
         self.client = client
+        self.metrics = metrics
         self.db = client[database]
         self.alerts = self.db["alerts"]
         self.heartbeats = self.db["heartbeats"]
 
+    @timed
     async def ping(self) -> None:
         await self.db.command("ping")
 
+    @timed
     async def ensure_indexes(self) -> None:
         """Create the indexes the services rely on; idempotent, run by every service at start-up."""
         await self.alerts.create_index(
@@ -104,10 +147,18 @@ class Store:
             [("status", ASCENDING), ("severityCode", ASCENDING), ("lastReceiveTime", DESCENDING),
              ("severity", ASCENDING)], name="by_status_severity",
         )
+        # Housekeeping (shared/store/housekeeping.py): the alerts to expire by status and expireTime, those to
+        # delete by status and lastReceiveTime (one equality per status: SecantusDB scans a collection for $in
+        # on a non-leading field, and without the second index it reads every closed alert on each run).
+        await self.alerts.create_index([("status", ASCENDING), ("expireTime", ASCENDING)], name="housekeeping_expire")
+        await self.alerts.create_index(
+            [("status", ASCENDING), ("lastReceiveTime", ASCENDING)], name="housekeeping_delete",
+        )
         await self.heartbeats.create_index([("origin", ASCENDING)], unique=True, name="origin")
 
     # -- alerts: the ingest write path ------------------------------------------------------------
 
+    @timed
     async def load_groups(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """Every stored alert of the given (environment, resource) groups, in one query."""
         keys = list(dict.fromkeys(keys))
@@ -128,6 +179,7 @@ class Store:
                 groups[key].append(doc)
         return groups
 
+    @timed
     async def write_alerts(self, writes: list[AlertWrite]) -> set[str]:
         """Write a batch in one round-trip; returns the ids whose write lost a race (to be re-applied).
 
@@ -140,6 +192,7 @@ class Store:
         for write in writes:
             if not write.delete:
                 write.doc.update(_sid=write.doc["_id"][:SHORT_ID], _lsid=write.doc["lastReceiveId"][:SHORT_ID])
+                write.doc["expireTime"] = expire_time(write.doc)
             if write.expected is None:
                 write.doc["_v"] = new_token()
                 ops.append(InsertOne(write.doc))
@@ -183,6 +236,7 @@ class Store:
 
     # -- alerts: reads ----------------------------------------------------------------------------
 
+    @timed
     async def get_alert(self, ident: str) -> dict[str, Any] | None:
         for query in _id_queries(ident):
             doc = await self.alerts.find_one(query)
@@ -192,6 +246,7 @@ class Store:
 
     # -- heartbeats -------------------------------------------------------------------------------
 
+    @timed
     async def save_heartbeat(self, heartbeat: dict[str, Any]) -> dict[str, Any]:
         """Upsert by origin; the first id is kept."""
         fields = {key: heartbeat[key] for key in ("origin", "tags", "attributes", "createTime", "timeout")}
@@ -210,10 +265,12 @@ class Store:
                 continue  # two first heartbeats of one origin raced; the other one's id wins
         raise RuntimeError(f"heartbeat upsert for origin {heartbeat['origin']!r} kept conflicting")
 
+    @timed
     async def delete_heartbeat(self, ident: str) -> bool:
         result = await self.heartbeats.delete_one({"_id": ident})
         return result.deleted_count == 1
 
+    @timed
     async def get_heartbeat(self, ident: str) -> dict[str, Any] | None:
         if len(ident) == 8:
             return await self.heartbeats.find_one({"_id": {"$regex": "^" + re.escape(ident)}})
@@ -235,10 +292,10 @@ def make_client(url: str, timeout_ms: int = 5000) -> AsyncMongoClient[dict[str, 
 
 
 @asynccontextmanager
-async def open_store(url: str, *, indexes: bool = True) -> AsyncIterator[Store]:
+async def open_store(url: str, *, indexes: bool = True, metrics: Metrics | None = None) -> AsyncIterator[Store]:
     client = make_client(url)
     try:
-        store = Store(client, database_name(url))
+        store = Store(client, database_name(url), metrics)
         if indexes:
             await store.ensure_indexes()
         yield store
