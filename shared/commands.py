@@ -83,6 +83,15 @@ def untag(doc: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "tags": [t for t in doc.get("tags") or [] if t not in remove]}
 
 
+def guard_holds(doc: dict[str, Any], cmd: dict[str, Any]) -> bool:
+    """A command's optional guards: ``ifLastReceiveTime`` (the alert received nothing since) and ``ifStatus``
+    (its status is one of these). A command whose guard fails is skipped, not applied."""
+    since, statuses = cmd.get("ifLastReceiveTime"), cmd.get("ifStatus")
+    if since is not None and doc.get("lastReceiveTime") != since:
+        return False
+    return not statuses or doc.get("status") in statuses
+
+
 def apply(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: int) -> dict[str, Any]:
     """Apply one of status/action/tag/untag to a document and return the new document."""
     op = cmd["op"]

@@ -271,6 +271,10 @@ class CommandMessage(_Body):
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
     tags = fields.List(Text(), load_default=None, allow_none=True)
     user = Text(load_default=None, allow_none=True)
+    # Guards (housekeeping's commands): applied only while the alert is as the sender saw it, so that a
+    # repeated or late command is skipped instead of applied twice (see shared.commands.guard_holds).
+    ifLastReceiveTime = UtcDateTime(load_default=None, allow_none=True)
+    ifStatus = fields.List(fields.String(validate=validate.OneOf(STATUSES)), load_default=None, allow_none=True)
 
     @post_load
     def _needs(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -143,6 +143,9 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
         return None
     if cmd["receiveId"] in doc.get("_rids", ()):
         return _Applied(item, doc["_id"], "redelivered")
+    if not commands.guard_holds(doc, cmd):  # the alert changed since a guarded command was sent: skip it
+        item.finish(Settle.ACK, 412, error_body(412, "precondition failed: the alert changed since"), "guard")
+        return None
     if cmd["op"] == commands.DELETE:
         group.delete(doc)
         return _Applied(item, doc["_id"], "command", None, doc)

@@ -1,0 +1,72 @@
+"""Reads of the server-side schedules (housekeeping, heartbeat watch). They only *find* alerts: every change to
+an alert is a command applied by the ingest workers, in order with the other messages of its group.
+
+SecantusDB workaround: one indexed equality on ``status`` per status (not ``$in``, not ``$or``), each followed by
+a range on the next field of an index (``housekeeping_expire``, ``housekeeping_delete``, ``by_status_severity``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..severity import STATUSES, severity_code
+from .core import Store, timed
+
+# What housekeeping needs to route a command and to guard it.
+CANDIDATE_FIELDS = {"_id": 1, "environment": 1, "resource": 1, "status": 1, "severity": 1, "lastReceiveTime": 1}
+INFORMATIONAL = "informational"
+WATCH_FLAG = "_failing"  # on a heartbeat: the watch raised HeartbeatFail for it and has not closed it yet
+
+
+class HousekeepingQueries:
+    def __init__(self, store: Store) -> None:
+        self.alerts = store.alerts
+        self.heartbeats = store.heartbeats
+        self.metrics = store.metrics
+
+    async def _find(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        return await self.alerts.find(query, CANDIDATE_FIELDS).limit(limit).to_list(None)
+
+    @timed
+    async def expiring(self, statuses: tuple[str, ...], now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Alerts in one of ``statuses`` whose ``expireTime`` has passed."""
+        found: list[dict[str, Any]] = []
+        for status in statuses:
+            found += await self._find({"status": status, "expireTime": {"$lt": now}}, limit - len(found))
+            if len(found) >= limit:
+                break
+        return found
+
+    @timed
+    async def received_before(self, statuses: tuple[str, ...], before: datetime, limit: int) -> list[dict[str, Any]]:
+        """Alerts in one of ``statuses`` last received before ``before``."""
+        found: list[dict[str, Any]] = []
+        for status in statuses:
+            found += await self._find({"status": status, "lastReceiveTime": {"$lt": before}}, limit - len(found))
+            if len(found) >= limit:
+                break
+        return found
+
+    @timed
+    async def informational_before(self, before: datetime, limit: int) -> list[dict[str, Any]]:
+        """Informational alerts (any status) last received before ``before``."""
+        code, found = severity_code(INFORMATIONAL), []
+        for status in STATUSES:
+            query = {"status": status, "severityCode": code, "lastReceiveTime": {"$lt": before},
+                     "severity": INFORMATIONAL}
+            found += await self._find(query, limit - len(found))
+            if len(found) >= limit:
+                break
+        return found
+
+    @timed
+    async def all_heartbeats(self) -> list[dict[str, Any]]:
+        """Every heartbeat: one per origin keeps this small, and staleness depends on the clock, not on a field
+        an index could hold."""
+        return await self.heartbeats.find({}).to_list(None)
+
+    @timed
+    async def set_failing(self, heartbeat_id: str, failing: bool) -> None:
+        change = {"$set": {WATCH_FLAG: True}} if failing else {"$unset": {WATCH_FLAG: ""}}
+        await self.heartbeats.update_one({"_id": heartbeat_id}, change)
