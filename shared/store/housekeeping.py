@@ -51,7 +51,8 @@ class HousekeepingQueries:
     @timed
     async def informational_before(self, before: datetime, limit: int) -> list[dict[str, Any]]:
         """Informational alerts (any status) last received before ``before``."""
-        code, found = severity_code(INFORMATIONAL), []
+        code = severity_code(INFORMATIONAL)
+        found: list[dict[str, Any]] = []
         for status in STATUSES:
             query = {"status": status, "severityCode": code, "lastReceiveTime": {"$lt": before},
                      "severity": INFORMATIONAL}
