@@ -12,12 +12,14 @@ from contextlib import AsyncExitStack
 
 from aiohttp import web
 
+from shared import logs
 from shared.broker import BrokerUnavailable, connect
 from shared.metrics import Metrics
 from shared.settings import Settings, SettingsError
 
 from . import gateway, hooks, ingest, query
 from .embedded import EmbeddedStore
+from .ingest.ops import create_ops_app
 
 log = logging.getLogger("alertbus")
 
@@ -59,8 +61,8 @@ async def run_all(settings: Settings) -> None:
             url = await store.start()
             settings = settings.with_(database_url=url)
             log.info("embedded store (SecantusDB) at %s, data in %s", url, store.data_dir)
-        metrics = Metrics()
-        worker = ingest.create_worker(settings, metrics)
+        metrics = Metrics()  # one registry for the process, served by the gateway's /metrics
+        worker = ingest.create_worker(settings, metrics, schedules=True)
         await worker.start()
         stack.push_async_callback(worker.stop)
         await serve(stack, query.create_app(settings, metrics), "127.0.0.1", settings.query_port)
@@ -84,9 +86,11 @@ async def run_one(name: str, settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         metrics = Metrics()
         if name == "ingest":
-            worker = ingest.create_worker(settings, metrics)
+            worker = ingest.create_worker(settings, metrics, schedules=True)
             await worker.start()
             stack.push_async_callback(worker.stop)
+            # Its own /metrics and probes: no other service of this process serves the registry.
+            await serve(stack, create_ops_app(worker), settings.host, settings.ingest_port)
         else:
             factory = {"gateway": gateway.create_app, "query": query.create_app, "hooks": hooks.create_app}[name]
             port = {"gateway": settings.port, "query": settings.query_port, "hooks": settings.hooks_port}[name]
@@ -104,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"alertbus: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("aio_pika").setLevel(logging.WARNING)
-    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_all(settings) if args.command == "run" else run_one(args.command, settings))
     except BrokerUnavailable as exc:

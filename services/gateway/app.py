@@ -12,7 +12,7 @@ from aiohttp import web
 
 from shared.auth import KeyRing
 from shared.broker import RpcClient, connect
-from shared.http import add_routes, make_middlewares
+from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import open_store
@@ -22,7 +22,7 @@ from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
 from .commands import COMMAND_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE
-from .views import ALERT_ROUTES, forward, health_routes
+from .views import ALERT_ROUTES, MANAGEMENT_ROUTES, forward
 from .webhooks import WEBHOOK_ROUTES
 
 log = logging.getLogger("alertbus.gateway")
@@ -41,7 +41,7 @@ async def broker_context(app: web.Application) -> AsyncIterator[None]:
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    async with open_store(settings.database_url, indexes=False) as store:
+    async with open_store(settings.database_url, indexes=False, metrics=app[METRICS]) as store:
         accounts = Accounts(store)
         keyring = KeyRing(accounts, settings.admin_key, settings.admin_users)
         await keyring.bootstrap()
@@ -78,7 +78,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
-    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + health_routes())
+    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES)
+    add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
     # Every other GET is a read: the query service answers it.
     app.router.add_route("GET", "/{tail:.*}", forward)
     return app

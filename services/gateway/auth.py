@@ -13,6 +13,7 @@ from shared.webhooks import PAGERDUTY_PATHS, SIGNATURE_HEADER
 from .keys import KEYRING, SETTINGS
 
 OPEN_PREFIXES = ("/_", "/management", "/metrics", "/config", "/api/_", "/api/management", "/api/config")
+KEYED_PATHS = ("/management/housekeeping", "/api/management/housekeeping")  # under an open prefix, but admin only
 PRINCIPAL = web.RequestKey("principal", Principal)
 PAGERDUTY = Principal("pagerduty", frozenset({"write"}))
 
@@ -21,6 +22,8 @@ def is_open(request: web.Request) -> bool:
     if request.method == "OPTIONS":
         return True
     path = request.path
+    if path in KEYED_PATHS:
+        return False
     return path in ("/", "/api", "/api/") or any(
         path == prefix or path.startswith(prefix + "/") for prefix in OPEN_PREFIXES
     )

@@ -1,4 +1,5 @@
-"""Gateway handlers: alert and heartbeat writes (RPC over RabbitMQ), forwarding of reads, health."""
+"""Gateway handlers: alert and heartbeat writes (RPC over RabbitMQ), forwarding of reads, client configuration,
+housekeeping on demand. Health, status and metrics are the shared operations routes (shared/http.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import aiohttp
 from aiohttp import web
 
 from shared.broker import ALERT, HEARTBEAT, BrokerUnavailable
+from shared.housekeeping import NAME as HOUSEKEEPING
+from shared.housekeeping import Thresholds, housekeep
 from shared.http import (
     BASE_HEADER,
     REQUEST_ID,
@@ -30,10 +33,13 @@ from shared.severity import (
     SEVERITY_MAP,
     STATUSES,
 )
+from shared.store.housekeeping import HousekeepingQueries
+from shared.store.leases import LeaseBusy, Leases
 
 from .auth import PRINCIPAL
 from .keys import CLIENT, METRICS, RPC, SETTINGS, STORE
 
+LEASE_WAIT = 10.0  # seconds housekeeping on demand waits for a run in progress elsewhere
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
 
 
@@ -114,23 +120,37 @@ async def forward(request: web.Request) -> web.StreamResponse:
         raise ApiError(503, f"query service unavailable: {exc.__class__.__name__}") from None
 
 
-async def debug_echo(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "method": request.method, "args": dict(request.query)})
+def _hours(request: web.Request, name: str, default_seconds: int) -> int:
+    """Alerta's ``?expired=<hours>`` / ``?info=<hours>`` (``alerta housekeeping --expired/--info``), in seconds."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default_seconds
+    if not raw.isdigit():
+        raise ApiError(400, f"'{name}' must be a whole number of hours, got {raw!r}")
+    return int(raw) * 3600
 
 
-async def good_to_go(request: web.Request) -> web.Response:
-    """200 only when the broker connection is open and the store answers."""
-    problems = []
-    rpc = request.app[RPC]
-    if rpc.connection.is_closed:
-        problems.append("broker connection closed")
-    try:
-        await asyncio.wait_for(request.app[STORE].ping(), 2.0)
-    except Exception as exc:  # any failure to answer means "not good to go"
-        problems.append(f"store unavailable: {type(exc).__name__}")
-    return json_response(
-        {"status": "error" if problems else "ok", "problems": problems}, status=503 if problems else 200
-    )
+async def housekeeping(request: web.Request) -> web.Response:
+    """Run housekeeping now (admin), under the lease the scheduled runs take: it waits (bounded) for a run in
+    progress elsewhere to end, and answers with what it did."""
+    require(request, "admin")
+    settings, store = request.app[SETTINGS], request.app[STORE]
+    thresholds = Thresholds(_hours(request, "expired", settings.delete_expired_after),
+                            _hours(request, "info", settings.delete_info_after))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEASE_WAIT
+    while True:
+        try:
+            async with Leases(store).hold(HOUSEKEEPING, settings.housekeeping_interval, due_only=False) as lease:
+                report = await housekeep(HousekeepingQueries(store), request.app[RPC], thresholds,
+                                         request.app[METRICS], lease=lease, user=request[PRINCIPAL].user)
+            return json_response(report.body())
+        except LeaseBusy:
+            if loop.time() > deadline:
+                raise ApiError(409, "housekeeping is running on another replica; try again shortly") from None
+            await asyncio.sleep(0.2)
+        except BrokerUnavailable as exc:
+            raise ApiError(503, f"message broker unavailable: {exc}") from None
 
 
 async def client_config(request: web.Request) -> web.Response:
@@ -159,9 +179,8 @@ ALERT_ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
-def health_routes() -> list[tuple[str, str, Handler]]:
-    return [
-        ("GET", "/_", debug_echo),
-        ("GET", "/management/gtg", good_to_go),
-        ("GET", "/config", client_config),
-    ]
+MANAGEMENT_ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/config", client_config),
+    # The alerta client's ``housekeeping`` command uses GET, as Alerta allows.
+    *[(verb, "/management/housekeeping", housekeeping) for verb in ("POST", "GET")],
+]

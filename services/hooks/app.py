@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from shared.broker import RpcClient, connect
-from shared.http import add_routes, json_response, make_middlewares
+from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import open_store
@@ -20,12 +20,8 @@ from .keys import CLIENT, METRICS, RPC, SETTINGS, STORE
 from .notifier import Notifier
 
 
-async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "service": "hooks"})
-
-
 async def store_context(app: web.Application) -> AsyncIterator[None]:
-    async with open_store(app[SETTINGS].database_url, indexes=False) as store:
+    async with open_store(app[SETTINGS].database_url, indexes=False, metrics=app[METRICS]) as store:
         app[STORE] = store
         yield
 
@@ -66,5 +62,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     if settings.pagerduty_routing_key:
         app.cleanup_ctx.append(notifier_context)
-    add_routes(app, [("GET", "/_", health), *HOOK_ROUTES])
+    add_routes(app, HOOK_ROUTES)
+    add_ops_routes(app, "hooks", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
     return app

@@ -21,20 +21,25 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from shared.broker import Names, connect, declare_topology
+from shared import logs
+from shared.broker import Names, RpcClient, connect, declare_topology
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store, StoreUnavailable, open_store
+from shared.store.leases import Leases
 
 from .processor import Item, Processor, Settle
+from .schedules import Scheduler, make_schedules
 
 log = logging.getLogger("alertbus.ingest")
 
 
 class Worker:
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, schedules: bool = False) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.run_schedules = schedules
+        self.scheduler: Scheduler | None = None
         # One inbox per lane; shard i always feeds lane i % lanes, so a shard stays in order while lanes
         # overlap their database round-trips.
         self.lanes: list[asyncio.Queue[AbstractIncomingMessage]] = [
@@ -52,7 +57,7 @@ class Worker:
         self.stopping = False
 
     async def start(self) -> None:
-        self.store = await self.stack.enter_async_context(open_store(self.settings.database_url))
+        self.store = await self.stack.enter_async_context(open_store(self.settings.database_url, metrics=self.metrics))
         self.processor = Processor(self.store, self.settings, self.metrics)
         self.connection = await connect(self.settings)
         self.stack.push_async_callback(self.connection.close)
@@ -77,10 +82,23 @@ class Worker:
             tag = await queue.consume(self.lanes[lane].put, no_ack=False)
             self.queues.append((queue, tag))
         log.info("ingest worker consuming %d shard queues", len(queues))
+        if self.run_schedules:
+            await self._start_schedules()
+
+    async def _start_schedules(self) -> None:
+        """Housekeeping and the heartbeat watch; they publish through their own RPC client (confirms, replies)."""
+        assert self.connection is not None and self.store is not None
+        rpc = RpcClient(self.connection, self.settings)
+        await rpc.start()
+        self.scheduler = Scheduler(Leases(self.store), self.metrics,
+                                   make_schedules(self.settings, self.store, rpc, self.metrics))
+        self.scheduler.start()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Graceful shutdown: stop consuming, finish what was received (bounded), then close."""
         self.stopping = True
+        if self.scheduler is not None:  # first: a run waits for replies from the lanes
+            await self.scheduler.stop()
         for queue, tag in self.queues:
             try:
                 await queue.cancel(tag)
@@ -170,8 +188,9 @@ class Worker:
         deliveries up to that tag, in order)."""
         last_ack: AbstractIncomingMessage | None = None
         for item in items:
-            if await self._settle(item):
-                last_ack = item.message
+            with logs.bound(_request_id(item.message)):
+                if await self._settle(item):
+                    last_ack = item.message
         if last_ack is not None:
             await last_ack.ack(multiple=True)
 
@@ -183,11 +202,16 @@ class Worker:
         )
         if item.reply and message.reply_to and (item.settle is not Settle.RETRY or final):
             await self._reply(message, *item.reply)
+        log.debug("%s %s: %s", item.kind, message.message_id, item.reason or item.settle,
+                  extra={"code": item.reply[0] if item.reply else None})
+        if item.reason == "guard":
+            self.metrics.commands_skipped.labels(item.op or "").inc()
         if item.settle is Settle.ACK:
             return True
         if final:
             # Dead-letter it ourselves on the last try, so that it is counted exactly once; the queue's
             # x-delivery-limit stays as the broker-side backstop (e.g. for a worker that crashes on it).
+            log.warning("%s %s dead-lettered (%s)", item.kind, message.message_id, item.reason or "error")
             self.metrics.dead_lettered.labels(item.reason or "error").inc()
             await message.reject(requeue=False)
         else:
@@ -209,10 +233,21 @@ class Worker:
             log.warning("reply to %s failed", message.reply_to, exc_info=True)
 
 
+def _request_id(message: AbstractIncomingMessage) -> str | None:
+    """The gateway's request id (message header ``request_id``), so that the worker's log lines carry it."""
+    value = (message.headers or {}).get("request_id")
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    return value if isinstance(value, str) else None
+
+
 def _delivery_count(message: AbstractIncomingMessage) -> int:
     value = (message.headers or {}).get("x-delivery-count", 0)
     return int(value) if isinstance(value, int) else 0
 
 
-def create_worker(settings: Settings, metrics: Metrics | None = None) -> Worker:
-    return Worker(settings, metrics or Metrics())
+def create_worker(settings: Settings, metrics: Metrics | None = None, *, schedules: bool = False) -> Worker:
+    """The ingest worker. ``schedules``: also run housekeeping and the heartbeat watch (``alertbus ingest`` and
+    ``alertbus run`` do; tests turn them on only where they test them, so that they never touch other tests'
+    data)."""
+    return Worker(settings, metrics or Metrics(), schedules)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from shared.http import add_routes, make_middlewares
+from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import open_store
@@ -16,7 +16,6 @@ from shared.store.queries import AlertQueries
 
 from .heartbeats import HEARTBEAT_ROUTES
 from .keys import QUERIES, SETTINGS, STARTED, STORE
-from .meta import META_ROUTES
 from .views import ROUTES
 
 
@@ -33,5 +32,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[STARTED] = time.time()
     app.cleanup_ctx.append(store_context)
-    add_routes(app, ROUTES + HEARTBEAT_ROUTES + META_ROUTES)
+    add_routes(app, ROUTES + HEARTBEAT_ROUTES)
+    add_ops_routes(app, "query", metrics, settings, Probes(lambda: app[STORE]))
     return app

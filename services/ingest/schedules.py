@@ -1,0 +1,98 @@
+"""Server-side schedules in the ingest workers: housekeeping and the heartbeat watch.
+
+Every replica runs the loop; a lease in the store (shared/store/leases.py) lets one of them run each schedule at a
+time, once per interval for the whole installation. Each replica asks several times per interval (with jitter),
+so that a schedule keeps its pace when its last runner stops. A run that dies leaves its lease to run out; the
+next run repeats its work safely (guarded commands, see shared/housekeeping.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from shared.broker import RpcClient
+from shared.housekeeping import NAME as HOUSEKEEPING
+from shared.housekeeping import Thresholds, housekeep
+from shared.metrics import Metrics
+from shared.settings import Settings
+from shared.store import Store
+from shared.store.housekeeping import HousekeepingQueries
+from shared.store.leases import Lease, LeaseBusy, Leases
+
+from .heartbeat_watch import NAME as HEARTBEAT_WATCH
+from .heartbeat_watch import HeartbeatWatch
+
+log = logging.getLogger("alertbus.schedules")
+MIN_TICK, MAX_TICK = 0.25, 15.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    interval: float  # seconds between runs in the whole installation
+    run: Callable[[Lease], Awaitable[dict[str, int]]]  # returns what it did, for the log
+
+    @property
+    def tick(self) -> float:
+        """How often a replica asks for the lease: a few times per interval."""
+        return min(max(self.interval / 4, MIN_TICK), MAX_TICK)
+
+
+def make_schedules(settings: Settings, store: Store, rpc: RpcClient, metrics: Metrics) -> list[Schedule]:
+    """The schedules whose interval is not 0."""
+    queries = HousekeepingQueries(store)
+    thresholds = Thresholds.from_settings(settings)
+
+    async def housekeeping(lease: Lease) -> dict[str, int]:
+        return (await housekeep(queries, rpc, thresholds, metrics, lease=lease)).counts()
+
+    watch = HeartbeatWatch(queries, rpc, settings, metrics)
+    schedules = [Schedule(HOUSEKEEPING, settings.housekeeping_interval, housekeeping),
+                 Schedule(HEARTBEAT_WATCH, settings.heartbeat_watch_interval, watch.run)]
+    return [schedule for schedule in schedules if schedule.interval > 0]
+
+
+class Scheduler:
+    def __init__(self, leases: Leases, metrics: Metrics, schedules: list[Schedule]) -> None:
+        self.leases, self.metrics, self.schedules = leases, metrics, schedules
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(self._loop(s), name=f"schedule-{s.name}") for s in self.schedules]
+
+    async def stop(self) -> None:
+        """Cancel the loops; a run in progress stops where it is and its lease is released as due again."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
+
+    async def _loop(self, schedule: Schedule) -> None:
+        while True:
+            # Jitter: replicas started together do not all ask at the same instant.
+            await asyncio.sleep(schedule.tick * random.uniform(0.8, 1.2))
+            await self.run_once(schedule)
+
+    async def run_once(self, schedule: Schedule) -> bool:
+        """Run the schedule if its lease is free and due; True when it ran to the end."""
+        started = time.perf_counter()
+        try:
+            async with self.leases.hold(schedule.name, schedule.interval) as lease:
+                done = await schedule.run(lease)
+        except LeaseBusy:
+            return False
+        except Exception as exc:  # a background loop must outlive a store or broker outage; the next tick retries
+            log.warning("%s run failed: %s: %.300s", schedule.name, type(exc).__name__, exc)
+            self.metrics.schedule_runs.labels(schedule.name, "error").inc()
+            return False
+        self.metrics.schedule_runs.labels(schedule.name, "done").inc()
+        self.metrics.schedule_seconds.labels(schedule.name).observe(time.perf_counter() - started)
+        level = logging.INFO if any(done.values()) else logging.DEBUG
+        log.log(level, "%s run: %s", schedule.name, ", ".join(f"{k} {v}" for k, v in done.items()),
+                extra={"schedule": schedule.name, "done": done})
+        return True
