@@ -1,0 +1,170 @@
+"""Housekeeping: expiry on the server's schedule, deletion on demand, guarded commands that make repeated and
+concurrent runs harmless, and the lease that lets one scheduler run at a time. A stack of its own (its own
+database), with housekeeping every second and deletion left to the on-demand runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest_asyncio
+from alertaclient.api import Client
+
+from services.ingest.schedules import Schedule, Scheduler
+from shared.broker import COMMAND, RpcClient
+from shared.housekeeping import EXPIRE_TEXT, Thresholds, expire_command, housekeep
+from shared.store.housekeeping import HousekeepingQueries
+from shared.store.leases import Lease, LeaseBusy, Leases
+
+from .conftest import ADMIN_KEY, Stack, alert, eventually, unique
+from .ops_support import other_database, small_stack
+
+
+@pytest_asyncio.fixture(scope="module")
+async def own(store_url: str) -> AsyncIterator[Stack]:
+    async with small_stack(other_database(store_url), schedules=True, HOUSEKEEPING_INTERVAL=1,
+                           HEARTBEAT_WATCH_INTERVAL=0, DELETE_EXPIRED_AFTER=0, DELETE_INFO_AFTER=0) as stack:
+        yield stack
+
+
+@pytest_asyncio.fixture(scope="module")
+async def rpc(own: Stack) -> RpcClient:
+    client = RpcClient(own.connection, own.settings)
+    await client.start()
+    return client
+
+
+async def stored(stack: Stack, ident: str) -> dict[str, Any]:
+    doc = await stack.store.get_alert(ident)
+    assert doc is not None
+    return doc
+
+
+def expiries(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [entry for entry in doc["history"] if entry["type"] == "expired"]
+
+
+async def test_alert_past_its_timeout_becomes_expired_with_a_history_entry(own: Stack) -> None:
+    status, body = await own.post_alert(alert(unique(), timeout=1))
+    assert status == 201 and body["alert"]["status"] == "open"
+
+    async def expired() -> dict[str, Any] | None:
+        doc = await stored(own, body["id"])
+        return doc if doc["status"] == "expired" else None
+
+    doc = await eventually(expired, timeout=10)
+    (entry,) = expiries(doc)
+    assert (entry["status"], entry["text"], entry["severity"]) == ("expired", EXPIRE_TEXT, "major")
+    await asyncio.sleep(1.5)  # more scheduled runs: none applies it again
+    assert len(expiries(await stored(own, body["id"]))) == 1
+    status, shown = await own.request("GET", f"/alert/{body['id']}")
+    assert shown["alert"]["status"] == "expired" and "expireTime" not in shown["alert"]
+
+
+async def test_a_repeated_or_late_expiry_is_skipped(own: Stack, rpc: RpcClient) -> None:
+    _, body = await own.post_alert(alert(unique()))
+    command = expire_command(await stored(own, body["id"]))
+    before = own.metrics.registry.get_sample_value("alertbus_commands_skipped_total", {"op": "action"}) or 0
+
+    async def send(cmd: dict[str, Any]) -> int:
+        reply = await rpc.call(COMMAND, cmd, json.dumps(cmd).encode(), str(uuid.uuid4()))
+        assert reply is not None
+        return int(reply["code"])
+
+    assert await send(command) == 200
+    assert await send(command) == 412  # a repeated run: already expired
+    assert (await own.post_alert(alert(body["alert"]["resource"])))[0] == 201  # received again: re-opened
+    assert await send(command) == 412  # a late one: the alert received something since
+    doc = await stored(own, body["id"])
+    assert doc["status"] == "open" and len(expiries(doc)) == 1
+    after = own.metrics.registry.get_sample_value("alertbus_commands_skipped_total", {"op": "action"})
+    assert after == before + 2
+
+
+async def test_concurrent_runs_expire_an_alert_once(own: Stack, rpc: RpcClient) -> None:
+    """Two runs that bypass the lease, racing each other and the scheduled run: the guards let one apply."""
+    _, body = await own.post_alert(alert(unique(), timeout=1))
+    queries = HousekeepingQueries(own.store)
+    await asyncio.sleep(1.05)
+    reports = await asyncio.gather(*(housekeep(queries, rpc, Thresholds(0, 0), own.metrics) for _ in range(2)))
+
+    async def expired() -> dict[str, Any] | None:
+        doc = await stored(own, body["id"])
+        return doc if doc["status"] == "expired" else None
+
+    doc = await eventually(expired, timeout=10)
+    assert len(expiries(doc)) == 1
+    assert sum(body["id"] in report.expired for report in reports) <= 1
+
+
+async def test_one_scheduler_at_a_time_and_once_per_interval(own: Stack) -> None:
+    runs: list[str] = []
+
+    async def run(lease: Lease) -> dict[str, int]:
+        runs.append(lease.owner)
+        await asyncio.sleep(0.3)
+        return {"ran": 1}
+
+    schedule = Schedule(f"test-{uuid.uuid4().hex[:8]}", 60, run)
+    schedulers = [Scheduler(Leases(own.store), own.metrics, [schedule]) for _ in range(2)]
+    assert sorted(await asyncio.gather(*(s.run_once(schedule) for s in schedulers))) == [False, True]
+    assert len(runs) == 1
+    # The next run is due one interval after this one started, whichever replica asks.
+    assert await asyncio.gather(*(s.run_once(schedule) for s in schedulers)) == [False, False]
+    assert len(runs) == 1
+
+
+async def test_a_dead_holders_lease_runs_out_and_a_failed_run_is_due_again(own: Stack) -> None:
+    leases, name = Leases(own.store), f"test-{uuid.uuid4().hex[:8]}"
+    assert await leases.acquire(name, ttl=0.5) is not None  # a holder that dies: never renewed nor released
+    assert await leases.acquire(name, ttl=0.5, due_only=False) is None
+    await asyncio.sleep(0.6)
+    try:
+        async with leases.hold(name, interval=3600):
+            raise RuntimeError("the run failed half-way")
+    except RuntimeError:
+        pass
+    async with leases.hold(name, interval=3600):  # due again at once: the failed run is repeated
+        pass
+    try:
+        async with leases.hold(name, interval=3600):
+            raise AssertionError("not due: it ran to the end a moment ago")
+    except LeaseBusy:
+        pass
+
+
+async def test_housekeeping_on_demand_deletes_old_closed_and_informational_alerts(own: Stack) -> None:
+    _, closed = await own.post_alert(alert(unique(), severity="normal"))
+    _, info = await own.post_alert(alert(unique(), severity="informational"))
+    _, recent = await own.post_alert(alert(unique(), severity="normal"))
+    assert closed["alert"]["status"] == recent["alert"]["status"] == "closed"
+    for doc in (closed, info):  # as if last received three hours ago
+        stored_doc = await stored(own, doc["id"])
+        await own.store.alerts.update_one(
+            {"_id": doc["id"]}, {"$set": {"lastReceiveTime": stored_doc["lastReceiveTime"] - timedelta(hours=3)}})
+    status, report = await own.request("POST", "/management/housekeeping?expired=2&info=2")
+    assert status == 200 and report["status"] == "ok"
+    assert sorted(report["deleted"]) == sorted([closed["id"], info["id"]]) and report["count"] >= 2
+    assert (await own.request("GET", f"/alert/{closed['id']}"))[0] == 404
+    assert (await own.request("GET", f"/alert/{info['id']}"))[0] == 404
+    assert (await own.request("GET", f"/alert/{recent['id']}"))[0] == 200
+    deleted = own.metrics.registry.get_sample_value("alertbus_housekeeping_alerts_total", {"action": "deleted"})
+    assert deleted is not None and deleted >= 2
+
+
+async def test_housekeeping_on_demand_needs_an_admin_key(own: Stack) -> None:
+    assert (await own.request("POST", "/management/housekeeping", auth=False))[0] == 401
+    assert (await own.request("GET", "/management/housekeeping?expired=soon"))[0] == 400
+    assert (await own.request("GET", "/management/gtg", auth=False))[0] == 200
+
+
+async def test_alerta_client_housekeeping_command(own: Stack) -> None:
+    client = Client(endpoint=own.url, key=ADMIN_KEY)
+    try:
+        await asyncio.to_thread(client.housekeeping, expired_delete_hours=24, info_delete_hours=24)
+    finally:
+        client.http.session.close()  # an open keep-alive connection would hold up the server's shutdown
