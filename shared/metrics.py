@@ -52,6 +52,12 @@ class Metrics:
             "alertbus_ingest_batch_seconds", "Time to process one ingest batch", buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self._io(r)
+        self._operations(r)
+        self._hooks(r)
+
+    def _io(self, r: CollectorRegistry) -> None:
+        """HTTP, broker and store latency, of every service."""
         self.http_requests = Counter(
             "alertbus_http_requests_total", "HTTP requests by service, route and status code",
             ["service", "route", "code"], registry=r,
@@ -68,8 +74,6 @@ class Metrics:
             "alertbus_store_operation_seconds", "Time of a store (MongoDB) operation, by operation",
             ["operation"], buckets=LATENCY_BUCKETS, registry=r,
         )
-        self._operations(r)
-        self._hooks(r)
 
     def _operations(self, r: CollectorRegistry) -> None:
         """The server-side schedules: housekeeping and the heartbeat watch."""
