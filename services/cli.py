@@ -24,11 +24,15 @@ from .ingest.ops import create_ops_app
 log = logging.getLogger("alertbus")
 
 
-async def serve(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> None:
+async def serve(stack: AsyncExitStack, app: web.Application, host: str, port: int, variable: str) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, host, port, shutdown_timeout=5).start()
+    try:
+        await web.TCPSite(runner, host, port, shutdown_timeout=5).start()
+    except OSError as exc:  # most often: another process has the port
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise RuntimeError(f"cannot listen on {host}:{port} ({variable}): {reason}") from None
 
 
 async def check_broker(settings: Settings) -> None:
@@ -65,9 +69,9 @@ async def run_all(settings: Settings) -> None:
         worker = ingest.create_worker(settings, metrics, schedules=True)
         await worker.start()
         stack.push_async_callback(worker.stop)
-        await serve(stack, query.create_app(settings, metrics), "127.0.0.1", settings.query_port)
-        await serve(stack, hooks.create_app(settings, metrics), settings.host, settings.hooks_port)
-        await serve(stack, gateway.create_app(settings, metrics), settings.host, settings.port)
+        await serve(stack, query.create_app(settings, metrics), "127.0.0.1", settings.query_port, "QUERY_PORT")
+        await serve(stack, hooks.create_app(settings, metrics), settings.host, settings.hooks_port, "HOOKS_PORT")
+        await serve(stack, gateway.create_app(settings, metrics), settings.host, settings.port, "PORT")
         url = f"http://{settings.host}:{settings.port}"
         print(f"alertbus is running at {url}  (also under {url}/api)", flush=True)
         if not settings.auth_required:
@@ -89,12 +93,13 @@ async def run_one(name: str, settings: Settings) -> None:
             worker = ingest.create_worker(settings, metrics, schedules=True)
             await worker.start()
             stack.push_async_callback(worker.stop)
-            # Its own /metrics and probes: no other service of this process serves the registry.
-            await serve(stack, create_ops_app(worker), settings.host, settings.ingest_port)
+            if settings.ingest_port:  # its own /metrics and probes: no other service here serves the registry
+                await serve(stack, create_ops_app(worker), settings.host, settings.ingest_port, "INGEST_PORT")
         else:
             factory = {"gateway": gateway.create_app, "query": query.create_app, "hooks": hooks.create_app}[name]
+            variable = {"gateway": "PORT", "query": "QUERY_PORT", "hooks": "HOOKS_PORT"}[name]
             port = {"gateway": settings.port, "query": settings.query_port, "hooks": settings.hooks_port}[name]
-            await serve(stack, factory(settings, metrics), settings.host, port)
+            await serve(stack, factory(settings, metrics), settings.host, port, variable)
         log.info("%s started", name)
         await stop.wait()
 

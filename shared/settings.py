@@ -87,14 +87,15 @@ def _regexes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return patterns
 
 
-def _operations(env: Mapping[str, str], port: int) -> dict[str, Any]:
+def _operations(env: Mapping[str, str]) -> dict[str, Any]:
     """Logs, the ingest worker's metrics/health port, the server-side schedules and the build manifest."""
     log_format = _text(env, "LOG_FORMAT", "text").lower()
     if log_format not in ("text", "json"):
         raise SettingsError(f"LOG_FORMAT must be json or text, got {log_format!r}")
     return {
         "log_format": log_format,
-        "ingest_port": _int(env, "INGEST_PORT", port + 3, 1, 65535),
+        # Off (0) unless set: several workers may run on one host. The container image sets 8083.
+        "ingest_port": _int(env, "INGEST_PORT", 0, 0, 65535),
         "housekeeping_interval": _float(env, "HOUSEKEEPING_INTERVAL", 60.0),
         "heartbeat_watch_interval": _float(env, "HEARTBEAT_WATCH_INTERVAL", 60.0),
         "delete_expired_after": _int(env, "DELETE_EXPIRED_AFTER", 7200, 0),
@@ -156,7 +157,7 @@ class Settings:
     max_deliveries: int = 5
     log_level: str = "INFO"
     log_format: str = "text"  # "json" in the container images: one JSON object per line
-    ingest_port: int = 8083  # the ingest worker's /metrics and health routes (``alertbus ingest`` only)
+    ingest_port: int = 0  # the ingest worker's /metrics and health routes (``alertbus ingest``); 0: none
     housekeeping_interval: float = 60.0  # seconds between housekeeping runs; 0 turns the schedule off
     heartbeat_watch_interval: float = 60.0  # seconds between heartbeat watch runs; 0 turns it off
     delete_expired_after: int = 7200  # seconds after which closed/expired alerts are deleted; 0: never
@@ -223,7 +224,7 @@ class Settings:
             data_dir=_text(env, "DATA_DIR", "./data"),
             hooks_url=_url(env, "HOOKS_URL", f"http://127.0.0.1:{hooks_port}", ("http", "https")).rstrip("/"),
             **_pagerduty(env),
-            **_operations(env, port),
+            **_operations(env),
         )
 
     def with_(self, **changes: Any) -> Settings:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -135,6 +136,21 @@ def test_alertbus_ingest_logs_json_and_serves_metrics_on_its_port(store_url: str
         code = proc.wait(30)
         asyncio.run(_delete_topology(Settings.from_env(env)))
     assert code == 0
+
+
+def test_a_taken_ingest_port_stops_start_up_with_one_line_naming_it(store_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": other_database(store_url), "INGEST_PORT": str(port),
+               "BROKER_PREFIX": f"logs-{port}.", "INGEST_SHARDS": "1", "LOG_LEVEL": "WARNING", "HOST": "127.0.0.1"}
+        result = subprocess.run([ALERTBUS, "ingest"], env=env, capture_output=True, text=True, timeout=60)
+    asyncio.run(_delete_topology(Settings.from_env(env)))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"alertbus: cannot listen on 127.0.0.1:{port} (INGEST_PORT): Address already in use")
+    assert Settings.from_env({}).ingest_port == 0, "off by default: several workers may share a host"
 
 
 async def _answers(url: str) -> bool:
