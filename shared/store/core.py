@@ -7,7 +7,7 @@ random token, conditional on the token it read. A writer that lost a race sees i
 re-reads; together with the unique index on the identity key this keeps N ingest workers from ever creating
 two documents for one alert.
 
-``expireTime`` (= ``lastReceiveTime`` + ``timeout``, absent when the timeout is 0) is written with every alert so
+``expireTime`` (= ``lastReceiveTime`` + ``timeout``, null when the timeout is 0) is written with every alert so
 that housekeeping finds the alerts to expire with an indexed range instead of computing it per document.
 Every public method is timed into ``alertbus_store_operation_seconds{operation}`` when the Store has metrics.
 """
