@@ -280,6 +280,10 @@ async def main(argv: list[str] | None = None) -> int:
         else:
             embedded = EmbeddedStore(str(directory))
             database_url = await embedded.start(timeout=600)  # reopening a large store takes a while
+            # SecantusDB: while it runs a long read (tens of seconds at a million alerts) it answers PyMongo's
+            # streaming heartbeat late; PyMongo then marks it unknown and cancels the read. Polling heartbeats
+            # are answered in time.
+            database_url += "&serverMonitoringMode=poll"
             print(f"SecantusDB at {database_url} (data in {directory})")
         await run(args, database_url, directory)
     finally:
