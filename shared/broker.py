@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -88,9 +90,18 @@ def routing_key(kind: str, payload: dict[str, Any]) -> str:
     return key.encode()[:MAX_ROUTING_KEY].decode(errors="ignore")
 
 
-async def connect(settings: Settings, timeout: float = 5.0) -> AbstractRobustConnection:
+def connection_name(settings: Settings, service: str) -> str:
+    """How the broker lists a service's connection (``rabbitmqctl list_connections client_properties``, the
+    management UI): the prefix keeps installations apart, the host and pid tell replicas apart."""
+    return f"{settings.broker_prefix}alertbus-{service}@{socket.gethostname()}:{os.getpid()}"
+
+
+async def connect(settings: Settings, timeout: float = 5.0, service: str = "service") -> AbstractRobustConnection:
     try:
-        return await aio_pika.connect_robust(settings.amqp_url, timeout=timeout)
+        return await aio_pika.connect_robust(
+            settings.amqp_url, timeout=timeout,
+            client_properties={"connection_name": connection_name(settings, service)},
+        )
     except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
         raise BrokerUnavailable(f"RabbitMQ at {_safe_url(settings.amqp_url)} did not answer: {exc!r}") from exc
 
@@ -168,13 +179,24 @@ def ingest_message(kind: str, body: bytes, message_id: str, **props: Any) -> aio
 
 
 class RpcClient:
-    """Publishes ingest messages with confirms; ``call`` also waits (bounded) for the worker's reply."""
+    """Publishes ingest messages with confirms; ``call`` also waits (bounded) for the worker's reply.
+
+    Every wait is bounded, so that a request never hangs on the broker:
+
+    * while the connection is down (the robust connection reconnects in the background), ``send`` fails at
+      once with ``BrokerUnavailable`` instead of waiting for the reconnection;
+    * a publish, confirmation included, takes at most ``RPC_TIMEOUT``; anything but a ``Basic.Ack`` (a nack, a
+      return of an unroutable message, a confirmation lost with the connection) is ``BrokerUnavailable``;
+    * when the connection is lost, callers waiting for a reply get ``None`` at once (their messages are
+      confirmed, so queued; the replies would go to a reply queue that no longer exists), and so do they when
+      the service shuts down (``release``).
+    """
 
     def __init__(self, connection: AbstractRobustConnection, settings: Settings) -> None:
         self.connection = connection
         self.settings = settings
         self.names = Names.from_settings(settings)
-        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.pending: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self.reply_to = self.names.reply_queue()
         self.exchange: AbstractExchange | None = None
 
@@ -182,8 +204,26 @@ class RpcClient:
         channel = await self.connection.channel(publisher_confirms=True)
         self.exchange, _ = await declare_topology(channel, self.settings)
         reply_channel = await self.connection.channel(publisher_confirms=False)
+        # Exclusive: deleted with the connection, declared again (same name) by the robust channel on reconnect.
         queue = await reply_channel.declare_queue(self.reply_to, exclusive=True, auto_delete=True)
         await queue.consume(self._on_reply, no_ack=True)
+        self.connection.close_callbacks.add(self._on_connection_lost)
+
+    def _on_connection_lost(self, *_: Any) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Stop waiting for replies: every caller gets ``None`` now (its message is queued all the same)."""
+        for future in self.pending.values():
+            if not future.done():
+                future.set_result(None)
+
+    async def drain(self, timeout: float) -> None:
+        """Shutdown: give the replies in flight up to ``timeout`` seconds, then release the callers."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.pending and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        self.release()
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self.pending.pop(message.correlation_id or "", None)
@@ -194,28 +234,42 @@ class RpcClient:
         except ValueError as exc:
             future.set_exception(exc)
 
+    @property
+    def connected(self) -> bool:
+        return self.connection.connected.is_set() and not self.connection.is_closed
+
     async def send(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
                    headers: dict[str, Any] | None = None, reply: bool = False) -> None:
         assert self.exchange is not None, "RpcClient.start() was not awaited"
+        if not self.connected:
+            raise BrokerUnavailable("the connection to the broker is down (reconnecting)")
         props: dict[str, Any] = {"headers": headers or {}}
         if reply:
             props.update(reply_to=self.reply_to, correlation_id=message_id)
         message = ingest_message(kind, body, message_id, **props)
         try:
-            confirmation = await self.exchange.publish(
-                message, routing_key=routing_key(kind, payload), mandatory=True,
-                timeout=self.settings.rpc_timeout,
+            # The outer bound also covers waiting for a channel that is being restored.
+            confirmation = await asyncio.wait_for(
+                self.exchange.publish(message, routing_key=routing_key(kind, payload), mandatory=True,
+                                      timeout=self.settings.rpc_timeout),
+                self.settings.rpc_timeout,
             )
         except (TimeoutError, aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
             raise BrokerUnavailable(f"broker did not confirm the message: {exc!r}") from exc
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the caller is being cancelled
+            # A confirmation cancelled with its channel: the message may or may not be queued.
+            raise BrokerUnavailable("the broker connection closed before the message was confirmed") from exc
         if not isinstance(confirmation, Basic.Ack):
             raise BrokerUnavailable(f"broker refused the message: {confirmation!r}")
 
     async def call(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
                    headers: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """Publish and wait for the reply; ``None`` when the worker did not answer in time (the message
-        is safely queued all the same)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        """Publish and wait for the reply; ``None`` when the worker did not answer in time, the connection was
+        lost or the service is shutting down (the message is safely queued all the same)."""
+        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self.pending[message_id] = future
         try:
             await self.send(kind, payload, body, message_id, headers, reply=True)
