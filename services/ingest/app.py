@@ -1,37 +1,38 @@
 """The ingest worker: consumes the shard queues, applies batches, replies to RPC callers, then acks.
 
-One batch at a time: messages are acknowledged only after their database write, so a crash at any point
-leaves them in the broker to be redelivered (and recognised, see ``Processor``).
+Messages are acknowledged only after their database write, so a crash at any point leaves them in the broker to
+be redelivered (and recognised, see ``Processor``). Failures of the broker and the store are survived in
+place: the robust connection reconnects (``settle.py`` leaves messages of a lost channel to their redelivery),
+a batch whose store is down is kept and retried with back-off, and a lane outlives any error of one batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 from contextlib import AsyncExitStack
-from typing import Any
 
-import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
 )
 
-from shared import logs
 from shared.broker import Names, RpcClient, connect, declare_topology
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store, StoreUnavailable, open_store
 from shared.store.leases import Leases
 
-from .processor import Item, Processor, Settle
+from .processor import Processor
 from .schedules import Scheduler, make_schedules
+from .settle import SETTLE_TIMEOUT, Settler, bounded
 
 log = logging.getLogger("alertbus.ingest")
+MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the store is down
+CLOSE_TIMEOUT = 2.0  # seconds for the connection and the store client to close on shutdown
 
 
 class Worker:
@@ -50,27 +51,29 @@ class Worker:
         self.channel: AbstractChannel | None = None
         self.queues: list[tuple[AbstractQueue, str]] = []
         self.processor: Processor | None = None
+        self.settler: Settler | None = None
         self.store: Store | None = None
-        self.events: AbstractExchange | None = None
         self.lane_tasks: list[asyncio.Task[None]] = []
-        self.busy = 0
-        self.stopping = False
+        self.batches: set[asyncio.Task[None]] = set()  # batches in hand (shielded from their lane's cancel)
+        self.store_down = False  # the last try of a batch found the store unavailable
+        self.stopping = asyncio.Event()
 
     async def start(self) -> None:
         self.store = await self.stack.enter_async_context(open_store(self.settings.database_url, metrics=self.metrics))
         self.processor = Processor(self.store, self.settings, self.metrics)
-        self.connection = await connect(self.settings)
+        self.connection = await connect(self.settings, service="ingest")
         self.stack.push_async_callback(self.connection.close)
         self.channel = await self.connection.channel(publisher_confirms=False)
         await self.channel.set_qos(prefetch_count=self.settings.prefetch)
         _, queues = await declare_topology(self.channel, self.settings)
         events_channel = await self.connection.channel(publisher_confirms=True)
-        self.events = await events_channel.get_exchange(Names.from_settings(self.settings).events)
+        events = await events_channel.get_exchange(Names.from_settings(self.settings).events)
+        self.settler = Settler(self.settings, self.metrics, self.channel, events)
         self.lane_tasks = [
             asyncio.create_task(self._run_batches(lane), name=f"ingest-lane-{n}") for n, lane in enumerate(self.lanes)
         ]
         # A channel per lane: delivery tags are per channel, so a lane can acknowledge a whole batch with
-        # one multiple-ack (see _settle_batch) without touching another lane's messages.
+        # one multiple-ack (see Settler.settle_batch) without touching another lane's messages.
         lane_channels = []
         for _ in self.lanes:
             lane_channel = await self.connection.channel(publisher_confirms=False)
@@ -78,7 +81,9 @@ class Worker:
             lane_channels.append(lane_channel)
         for index, declared in enumerate(queues):
             lane = index % len(self.lanes)
-            queue = await lane_channels[lane].get_queue(declared.name, ensure=False)
+            # Declared (passively) on the lane channel, not just named: the robust channel restores only the
+            # queues declared on it, and with them their consumers, after a reconnection.
+            queue = await lane_channels[lane].get_queue(declared.name)
             tag = await queue.consume(self.lanes[lane].put, no_ack=False)
             self.queues.append((queue, tag))
         log.info("ingest worker consuming %d shard queues", len(queues))
@@ -95,26 +100,37 @@ class Worker:
         self.scheduler.start()
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Graceful shutdown: stop consuming, finish what was received (bounded), then close."""
-        self.stopping = True
+        """Graceful shutdown: stop consuming, finish the batches in hand (bounded by ``grace``), then close.
+
+        While the store is down nothing can finish: the batches in hand and the messages received are given
+        back to the broker at once instead of waiting on the store. Whatever is not acknowledged when the
+        connection closes returns to the broker all the same, and its redelivery is recognised."""
+        self.stopping.set()
         if self.scheduler is not None:  # first: a run waits for replies from the lanes
             await self.scheduler.stop()
         for queue, tag in self.queues:
-            try:
-                await queue.cancel(tag)
-            except Exception:  # the channel may already be gone; unacked messages return to the broker
-                log.debug("cancel of %s failed", queue.name, exc_info=True)
+            # Bounded: a cancel waits for the channel while the connection is being restored.
+            if not await bounded(queue.cancel(tag), SETTLE_TIMEOUT, f"cancel of {queue.name}"):
+                log.debug("consumer of %s not cancelled; its deliveries return with the connection", queue.name)
         self.queues.clear()
-        deadline = asyncio.get_running_loop().time() + grace
-        while self._pending() and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._pending() and not self.store_down and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        for task in self.lane_tasks:
+        for task in [*self.lane_tasks, *self.batches]:
             task.cancel()
-        await asyncio.gather(*self.lane_tasks, return_exceptions=True)
-        await self.stack.aclose()
+        await asyncio.gather(*self.lane_tasks, *self.batches, return_exceptions=True)
+        if self.settler is not None:
+            await self.settler.give_back(_drain(self.lanes), "the worker is stopping")
+        try:
+            # Bounded: the store client's close waits for an unreachable server to end its sessions.
+            await asyncio.wait_for(self.stack.aclose(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            log.warning("closing the broker connection and the store client took over %.0fs; left behind",
+                        CLOSE_TIMEOUT)
 
     def _pending(self) -> bool:
-        return self.busy > 0 or any(not lane.empty() for lane in self.lanes)
+        return bool(self.batches) or any(not lane.empty() for lane in self.lanes)
 
     async def _next_batch(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> list[AbstractIncomingMessage]:
         loop = asyncio.get_running_loop()
@@ -134,116 +150,56 @@ class Worker:
         return batch
 
     async def _run_batches(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> None:
+        assert self.settler is not None
         while True:
             batch = await self._next_batch(inbox)
-            self.busy += 1
+            if self.stopping.is_set() and self.store_down:
+                await self.settler.give_back(batch, "the store is unavailable and the worker is stopping")
+                continue
+            # Shielded: a shutdown must not cut a batch between its write and its acks (stop() cancels it
+            # only once its grace is over).
+            task = asyncio.create_task(self._handle(batch), name="ingest-batch")
+            self.batches.add(task)
+            task.add_done_callback(self.batches.discard)
             try:
-                # Shielded: a shutdown must not cut a batch between its write and its acks.
-                await asyncio.shield(self._handle(batch))
-            finally:
-                self.busy -= 1
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a lane outlives any one batch; its messages go back, to be tried again
+                log.exception("batch of %d messages failed", len(batch))
+                await self.settler.give_back(batch, "the batch failed")
 
     async def _handle(self, batch: list[AbstractIncomingMessage]) -> None:
-        assert self.processor is not None
+        assert self.processor is not None and self.settler is not None
         started = asyncio.get_running_loop().time()
         delay = 0.2
         while True:
             try:
                 items = await self.processor.process(batch)
+                self.store_down = False
                 break
             except StoreUnavailable as exc:
-                if self.stopping:
-                    log.warning("store unavailable during shutdown; %d messages return to the broker", len(batch))
+                self.store_down = True
+                if self.stopping.is_set():
+                    await self.settler.give_back(batch, "the store is unavailable and the worker is stopping")
                     return
                 log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        await self._publish_events([item.event for item in items if item.event is not None])
-        await self._settle_batch(items)
+                with contextlib.suppress(TimeoutError):  # a shutdown ends the wait at once
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+        await self.settler.publish_events([item.event for item in items if item.event is not None])
+        await self.settler.settle_batch(items)
         self.metrics.batch_size.observe(len(batch))
         self.metrics.batch_seconds.observe(asyncio.get_running_loop().time() - started)
 
-    async def _publish_events(self, events: list[dict[str, Any]]) -> None:
-        """Notify what changed, after the write and before the acks. Best effort: the alerts are stored
-        whatever happens here, so a failure is logged, not retried."""
-        if not events or self.events is None:
-            return
-        exchange = self.events
-        try:
-            await asyncio.gather(*(
-                exchange.publish(
-                    aio_pika.Message(json.dumps(event, separators=(",", ":")).encode(),
-                                     content_type="application/json",
-                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                    routing_key=f"alert.{event['event']}",
-                )
-                for event in events
-            ))
-        except Exception:
-            log.warning("could not publish %d alert events", len(events), exc_info=True)
 
-    async def _settle_batch(self, items: list[Item]) -> None:
-        """Reply, then settle: rejects and requeues one by one, and every acknowledged message of the batch
-        with a single multiple-ack on the last one (the batch holds all of its lane channel's unsettled
-        deliveries up to that tag, in order)."""
-        last_ack: AbstractIncomingMessage | None = None
-        for item in items:
-            with logs.bound(_request_id(item.message)):
-                if await self._settle(item):
-                    last_ack = item.message
-        if last_ack is not None:
-            await last_ack.ack(multiple=True)
-
-    async def _settle(self, item: Item) -> bool:
-        """Reply and reject/requeue as the item says; True when the message is to be acknowledged."""
-        message = item.message
-        final = item.settle is Settle.DEAD or (
-            item.settle is Settle.RETRY and _delivery_count(message) + 1 >= self.settings.max_deliveries
-        )
-        if item.reply and message.reply_to and (item.settle is not Settle.RETRY or final):
-            await self._reply(message, *item.reply)
-        log.debug("%s %s: %s", item.kind, message.message_id, item.reason or item.settle,
-                  extra={"code": item.reply[0] if item.reply else None})
-        if item.reason == "guard":
-            self.metrics.commands_skipped.labels(item.op or "").inc()
-        if item.settle is Settle.ACK:
-            return True
-        if final:
-            # Dead-letter it ourselves on the last try, so that it is counted exactly once; the queue's
-            # x-delivery-limit stays as the broker-side backstop (e.g. for a worker that crashes on it).
-            log.warning("%s %s dead-lettered (%s)", item.kind, message.message_id, item.reason or "error")
-            self.metrics.dead_lettered.labels(item.reason or "error").inc()
-            await message.reject(requeue=False)
-        else:
-            await message.nack(requeue=True)
-        return False
-
-    async def _reply(self, message: AbstractIncomingMessage, code: int, body: dict[str, Any]) -> None:
-        assert self.channel is not None
-        try:
-            await self.channel.default_exchange.publish(
-                aio_pika.Message(
-                    json.dumps({"code": code, "body": body}, separators=(",", ":")).encode(),
-                    content_type="application/json",
-                    correlation_id=message.correlation_id,
-                ),
-                routing_key=message.reply_to or "",
-            )
-        except Exception:  # the caller may be gone; the message itself was processed
-            log.warning("reply to %s failed", message.reply_to, exc_info=True)
-
-
-def _request_id(message: AbstractIncomingMessage) -> str | None:
-    """The gateway's request id (message header ``request_id``), so that the worker's log lines carry it."""
-    value = (message.headers or {}).get("request_id")
-    if isinstance(value, bytes):
-        value = value.decode(errors="replace")
-    return value if isinstance(value, str) else None
-
-
-def _delivery_count(message: AbstractIncomingMessage) -> int:
-    value = (message.headers or {}).get("x-delivery-count", 0)
-    return int(value) if isinstance(value, int) else 0
+def _drain(lanes: list[asyncio.Queue[AbstractIncomingMessage]]) -> list[AbstractIncomingMessage]:
+    """Every message still waiting in the lanes' inboxes."""
+    messages = []
+    for lane in lanes:
+        while not lane.empty():
+            messages.append(lane.get_nowait())
+    return messages
 
 
 def create_worker(settings: Settings, metrics: Metrics | None = None, *, schedules: bool = False) -> Worker:

@@ -1,7 +1,7 @@
 """Apply the alerts and commands of a batch to their (environment, resource) groups: one read, one bulk write.
 
 Every message ends in exactly one ``Settle`` decision, mapped to ack / reject / requeue in one place (the
-worker's ``_settle``):
+worker's ``Settler``, settle.py):
 
 * ``ACK`` — applied, or answered definitively (policy refusal, unknown alert, invalid transition);
 * ``DEAD`` — can never be applied (not JSON, invalid body): rejected without requeue → dead-letter queue;
@@ -183,16 +183,18 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
             retry.append(done.item)
             continue
         done.item.event = done.event()
+        if done.outcome == "redelivered":  # already applied: answered again, written and counted never twice
+            metrics.redelivered_skipped.inc()
+        elif done.item.kind == ALERT:
+            metrics.alerts_received.labels(done.outcome).inc()
+        else:
+            metrics.commands_applied.labels(done.item.op or "").inc()
         if done.item.kind == ALERT:
             assert done.doc is not None
-            if done.outcome != "redelivered":
-                metrics.alerts_received.labels(done.outcome).inc()
             body = {"status": "ok", "id": done.doc["_id"], "alert": alert_body(done.doc)}
             done.item.finish(Settle.ACK, 201, body, done.outcome)
         else:
-            if done.outcome != "redelivered":
-                metrics.commands_applied.labels(done.item.op or "").inc()
-            done.item.finish(Settle.ACK, 200, {"status": "ok"}, "command")
+            done.item.finish(Settle.ACK, 200, {"status": "ok"}, done.outcome)
     if conflicts:
         metrics.write_conflicts.inc(len(conflicts))
     return retry

@@ -1,7 +1,7 @@
 """Apply a batch of ingest messages: decode, pre-receive policy, reception rules, one bulk write.
 
 Every message ends in exactly one ``Settle`` decision, mapped to ack / reject / requeue in one place
-(``Item.settlement``):
+(``Settler._settle``, settle.py):
 
 * ``ACK`` — applied (or refused by policy, which is a definitive answer);
 * ``DEAD`` — can never be applied (not JSON, invalid body): rejected without requeue → dead-letter queue;
