@@ -41,7 +41,7 @@ async def check_broker(settings: Settings) -> None:
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        connection = await connect(settings, timeout=5.0)
+        connection = await connect(settings, timeout=5.0, service="check")
     finally:
         quiet.setLevel(level)
     await connection.close()

@@ -12,10 +12,10 @@ from aiohttp import web
 
 from shared.auth import KeyRing
 from shared.broker import RpcClient, connect
-from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
+from shared.http import ApiError, Handler, Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
-from shared.store import open_store
+from shared.store import StoreUnavailable, open_store
 from shared.store.accounts import Accounts
 
 from .admin import ADMIN_ROUTES
@@ -27,16 +27,34 @@ from .webhooks import WEBHOOK_ROUTES
 
 log = logging.getLogger("alertbus.gateway")
 USAGE_FLUSH_SECONDS = 5.0
+SHUTDOWN_REPLY_WAIT = 2.0  # seconds in-flight POST /alert calls may still wait for their reply on shutdown
 
 
 async def broker_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    connection = await connect(settings)
+    connection = await connect(settings, service="gateway")
     rpc = RpcClient(connection, settings)
     await rpc.start()
     app[RPC] = rpc
     yield
     await connection.close()
+
+
+async def release_callers(app: web.Application) -> None:
+    """On shutdown (before in-flight requests are waited for): a POST /alert waiting for its reply gets it if it
+    comes soon, else 202 at once — its message is queued — instead of being cut off by the server's shutdown
+    timeout with no answer at all."""
+    if RPC in app:
+        await app[RPC].drain(min(app[SETTINGS].rpc_timeout, SHUTDOWN_REPLY_WAIT))
+
+
+@web.middleware
+async def store_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A route that needs the store while it is unreachable answers a clear 503, not a 500."""
+    try:
+        return await handler(request)
+    except StoreUnavailable:
+        raise ApiError(503, "the store is unavailable; try again shortly") from None
 
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
@@ -58,8 +76,8 @@ async def _flush_key_usage(keyring: KeyRing, every: float = USAGE_FLUSH_SECONDS)
         await asyncio.sleep(every)
         try:
             await keyring.flush_usage()
-        except Exception:  # the store may be down; the counts are kept for the next flush
-            log.warning("could not record API key usage", exc_info=True)
+        except Exception as exc:  # the store may be down; the counts are kept for the next flush
+            log.warning("could not record API key usage: %s: %.200s", type(exc).__name__, exc)
 
 
 async def client_context(app: web.Application) -> AsyncIterator[None]:
@@ -73,11 +91,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     metrics = metrics or Metrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[*make_middlewares("gateway", metrics, settings.cors_origins), auth_middleware],
+        middlewares=[*make_middlewares("gateway", metrics, settings.cors_origins), store_outage, auth_middleware],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
+    app.on_shutdown.append(release_callers)
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES)
     add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
     # Every other GET is a read: the query service answers it.

@@ -3,11 +3,14 @@ CORS preflight) or ``AUTH_REQUIRED=false``."""
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
-from shared.auth import ANONYMOUS, Principal, presented_key
+from shared.auth import ANONYMOUS, CACHE_SECONDS, KeyRing, Principal, hash_key, presented_key
 from shared.http import ApiError, Handler
 from shared.settings import Settings
+from shared.store import StoreUnavailable
 from shared.webhooks import PAGERDUTY_PATHS, SIGNATURE_HEADER
 
 from .keys import KEYRING, SETTINGS
@@ -37,6 +40,22 @@ def is_signed_webhook(request: web.Request, settings: Settings) -> bool:
             and SIGNATURE_HEADER in request.headers)
 
 
+async def authenticate(keyring: KeyRing, key: str) -> Principal | None:
+    """The key's principal. While the store is unreachable, a key this gateway has looked up before keeps its
+    last answer (for another cache period at a time, so that requests do not each wait for the store): producers
+    go on sending alerts through a database outage, which is what the broker in between is for. A key never seen
+    here cannot be checked: 503."""
+    try:
+        return await keyring.authenticate(key)
+    except StoreUnavailable:
+        digest = hash_key(key)
+        cached = keyring.cache.get(digest)
+        if cached is None:
+            raise ApiError(503, "the API key cannot be checked: the store is unavailable; try again shortly") from None
+        keyring.cache[digest] = (time.monotonic() + CACHE_SECONDS, cached[1])
+        return cached[1]
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
@@ -49,7 +68,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     if not key:
         raise ApiError(401, "authentication required: send an API key (Authorization: Key <key>)")
-    principal = await request.app[KEYRING].authenticate(key)
+    principal = await authenticate(request.app[KEYRING], key)
     if principal is None:
         raise ApiError(401, "API key is invalid or has expired")
     request[PRINCIPAL] = principal
