@@ -17,7 +17,10 @@ run: $(STAMP)
 	$(VENV)/bin/alertbus run
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not chaos" $(PYTEST_ARGS)
+
+chaos: $(STAMP)
+	$(PY) -m pytest -q -m chaos tests/chaos
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -1,0 +1,37 @@
+"""Fault injection: each test starts its own stack of separate processes (``harness.ChaosStack``) against the
+real RabbitMQ and a real SecantusDB process, and removes it again (processes, temp directory, and the broker's
+queues and exchanges under the run's prefix). The report of every fault is printed at the end of the session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from .harness import ChaosStack, delete_topology
+from .verify import Verdict, report
+
+VERDICTS: list[Verdict] = []
+
+
+@pytest_asyncio.fixture
+async def chaos_stack() -> AsyncIterator[ChaosStack]:
+    stack = ChaosStack()
+    try:
+        await stack.start()
+        yield stack
+    finally:
+        stack.close()
+        await delete_topology(stack.prefix)
+
+
+@pytest.fixture
+def verdicts() -> list[Verdict]:
+    return VERDICTS
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if VERDICTS:
+        terminalreporter.section("chaos report")
+        terminalreporter.write_line(report(VERDICTS))
