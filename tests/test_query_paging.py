@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from .conftest import Stack
 from .test_query_alerts import list_alerts, resources
 from .test_query_support import environment, minutes, seed, stored_alert
@@ -140,3 +142,20 @@ async def test_severity_sort_with_status_filters(stack: Stack) -> None:
     assert resources(body) == ["r3", "r1", "r2"] and body["more"] is True
     body = await list_alerts(stack, ("environment", env), ("resource", "~r[12]"), ("sort-by", "severity"))
     assert resources(body) == ["r1", "r2"]
+
+
+async def test_severity_pages_of_a_large_slice_read_recent_alerts_first(stack: Stack) -> None:
+    """A large (severity, status) slice is read through widening windows of recent receive times; the pages
+    are the same as reading it whole."""
+    env = environment()
+    now = datetime.now(UTC)
+    ages = [timedelta(minutes=5 * n) for n in range(5)] + [timedelta(hours=2 + n / 3) for n in range(10)] + [
+        timedelta(days=10, minutes=n) for n in range(25)]
+    docs = [stored_alert(env, f"r{n:02d}", severity="critical", at=now - age) for n, age in enumerate(ages)]
+    await seed(stack.store, docs)
+    walked = []
+    for page in range(1, 21):
+        body = await list_alerts(stack, ("environment", env), ("sort-by", "severity"), ("page", str(page)),
+                                 ("page-size", "2"))
+        walked += resources(body)
+    assert walked == [f"r{n:02d}" for n in range(40)]  # newest first: the order they were made in
