@@ -37,6 +37,7 @@ from shared.rules import create
 from shared.severity import SEVERITIES, severity_code
 from shared.store import open_store
 from shared.store.queries import (
+    RECENT_WINDOWS,
     AlertQueries,
     by_severity_and_status,
     match_stages,
@@ -262,13 +263,15 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 async def explain(queries: AlertQueries) -> None:
-    """The plans of the list's first slice (the most severe severity of the page) and of its count."""
+    """The plans of the list's first slice (the most severe severity of the page, its first window of recent
+    alerts) and of its count."""
     query = parse_alert_query(LIST)
     flt = query.visible()
     counts = await queries.counts(flt)
     code, _, end = severity_slices(counts, False, query.skip, query.page_size)[0]
     status = sorted(counts.by_code()[code])[0]
-    first = {**flt, "status": status, "severityCode": code}
+    since = datetime.now(UTC) - timedelta(seconds=RECENT_WINDOWS[0])
+    first = {**flt, "status": status, "severityCode": code, "lastReceiveTime": {"$gte": since}}
     print(f"\nplans (list {dict(LIST)} → counts, then one slice per severity and status on the page)")
     print(f"  list slice {first} sort lastReceiveTime desc, limit {end}")
     page = page_pipeline(first, [("lastReceiveTime", -1)], 0, end, {"history": 0})
