@@ -3,7 +3,6 @@ gateway, which passes the public base URL in ``X-Alertbus-Base``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -15,7 +14,7 @@ from shared.store import open_store
 from shared.store.queries import AlertQueries
 
 from .heartbeats import HEARTBEAT_ROUTES
-from .keys import QUERIES, SETTINGS, STARTED, STORE
+from .keys import QUERIES, SETTINGS, STORE
 from .views import ROUTES
 
 
@@ -30,7 +29,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     metrics = metrics or Metrics()
     app = web.Application(middlewares=make_middlewares("query", metrics, settings.cors_origins))
     app[SETTINGS] = settings
-    app[STARTED] = time.time()
     app.cleanup_ctx.append(store_context)
     add_routes(app, ROUTES + HEARTBEAT_ROUTES)
     add_ops_routes(app, "query", metrics, settings, Probes(lambda: app[STORE]))

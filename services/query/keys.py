@@ -11,4 +11,3 @@ from shared.store.queries import AlertQueries
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 QUERIES = web.AppKey("queries", AlertQueries)
-STARTED = web.AppKey("started", float)  # time.time() at start-up, for the uptime of /management/status
