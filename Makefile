@@ -4,6 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+QUERY_BENCH_ARGS ?=
 
 .PHONY: run test bench chaos lint typecheck clean broker
 
@@ -24,6 +25,7 @@ chaos: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.query $(QUERY_BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check shared services tests bench

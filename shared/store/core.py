@@ -288,6 +288,9 @@ def make_client(url: str, timeout_ms: int = 5000) -> AsyncMongoClient[dict[str, 
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         uuidRepresentation="standard",
+        # Polling, not the streaming heartbeat: SecantusDB answers the streaming heartbeat late during a long
+        # read, and PyMongo then marks the server unknown and cancels the read in flight.
+        serverMonitoringMode="poll",
     )
 
 
