@@ -54,7 +54,8 @@ class Worker:
         self.settler: Settler | None = None
         self.store: Store | None = None
         self.lane_tasks: list[asyncio.Task[None]] = []
-        self.batches: set[asyncio.Task[None]] = set()  # batches in hand (shielded from their lane's cancel)
+        # Batches in hand (shielded from their lane's cancellation), with their messages.
+        self.batches: dict[asyncio.Task[None], list[AbstractIncomingMessage]] = {}
         self.store_down = False  # the last try of a batch found the store unavailable
         self.stopping = asyncio.Event()
 
@@ -117,11 +118,13 @@ class Worker:
         deadline = loop.time() + grace
         while self._pending() and not self.store_down and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        for task in [*self.lane_tasks, *self.batches]:
+        cut = dict(self.batches)
+        for task in [*self.lane_tasks, *cut]:
             task.cancel()
-        await asyncio.gather(*self.lane_tasks, *self.batches, return_exceptions=True)
+        await asyncio.gather(*self.lane_tasks, *cut, return_exceptions=True)
+        unfinished = [m for task, batch in cut.items() if task.cancelled() for m in batch]
         if self.settler is not None:
-            await self.settler.give_back(_drain(self.lanes), "the worker is stopping")
+            await self.settler.give_back(unfinished + _drain(self.lanes), "the worker is stopping")
         try:
             # Bounded: the store client's close waits for an unreachable server to end its sessions.
             await asyncio.wait_for(self.stack.aclose(), CLOSE_TIMEOUT)
@@ -159,8 +162,8 @@ class Worker:
             # Shielded: a shutdown must not cut a batch between its write and its acks (stop() cancels it
             # only once its grace is over).
             task = asyncio.create_task(self._handle(batch), name="ingest-batch")
-            self.batches.add(task)
-            task.add_done_callback(self.batches.discard)
+            self.batches[task] = batch
+            task.add_done_callback(lambda done: self.batches.pop(done, None))
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError:
@@ -180,12 +183,13 @@ class Worker:
                 break
             except StoreUnavailable as exc:
                 self.store_down = True
+                if not self.stopping.is_set():
+                    log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
+                    with contextlib.suppress(TimeoutError):  # a shutdown ends the wait at once
+                        await asyncio.wait_for(self.stopping.wait(), delay)
                 if self.stopping.is_set():
                     await self.settler.give_back(batch, "the store is unavailable and the worker is stopping")
                     return
-                log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
-                with contextlib.suppress(TimeoutError):  # a shutdown ends the wait at once
-                    await asyncio.wait_for(self.stopping.wait(), delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY)
         await self.settler.publish_events([item.event for item in items if item.event is not None])
         await self.settler.settle_batch(items)
