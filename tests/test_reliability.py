@@ -130,6 +130,61 @@ async def test_redelivered_message_is_not_counted_twice(stack: Stack) -> None:
     assert len(docs) == 1 and docs[0]["duplicateCount"] == 2
 
 
+async def replay_and_compare(stack: Stack, body: dict[str, Any], raw: bytes, kind: str, receive_id: str,
+                             doc_id: str) -> None:
+    """Publish the already-applied message ``receive_id`` once more, then a marker behind it in the same shard (same
+    group, so same queue, applied in order): once the marker is stored, the replay has been handled. The alert's
+    document must be exactly as it was — every field, the write token ``_v`` included (no write at all)."""
+    before = await stack.store.alerts.find_one({"_id": doc_id})
+    assert before is not None and receive_id in before["_rids"]
+    skipped = counter(stack, "alertbus_messages_redelivered_skipped_total")
+    key = f"Production/{body['resource']}"
+    await publish(stack, raw, routing_key=key, message_id=receive_id, kind=kind)  # the redelivery
+    marker = alert(body["resource"], event="ReplayMarker")
+    await publish(stack, json.dumps(marker).encode(), routing_key=key, message_id=str(uuid.uuid4()))
+    await eventually(lambda: stack.store.alerts.find_one({"resource": body["resource"], "event": "ReplayMarker"}))
+    after = await stack.store.alerts.find_one({"_id": doc_id})
+    assert after is not None and set(after) == set(before)
+    for field, value in before.items():
+        assert after[field] == value, f"{field} changed: {value!r} -> {after[field]!r}"
+    assert counter(stack, "alertbus_messages_redelivered_skipped_total") == skipped + 1
+
+
+async def test_replayed_alert_leaves_the_document_unchanged_field_by_field(stack: Stack) -> None:
+    body = alert(unique(), value="7", text="first duplicate")
+    status, created = await stack.post_alert(body)
+    assert status == 201
+    receive_id, raw = str(uuid.uuid4()), json.dumps(body).encode()
+    await publish(stack, raw, routing_key=f"Production/{body['resource']}", message_id=receive_id)
+
+    async def applied() -> bool:
+        doc = await stack.store.alerts.find_one({"_id": created["id"]})
+        return doc is not None and receive_id in doc["_rids"]
+
+    await eventually(applied)
+    await replay_and_compare(stack, body, raw, "alert", receive_id, created["id"])
+    doc = await stack.store.alerts.find_one({"_id": created["id"]})
+    assert doc["duplicateCount"] == 1 and doc["lastReceiveId"] == receive_id
+
+
+async def test_replayed_command_is_not_applied_twice(stack: Stack) -> None:
+    """A status change applied twice would add a second history entry; its redelivery changes nothing."""
+    body = alert(unique())
+    status, created = await stack.post_alert(body)
+    assert status == 201
+    command = {"op": "status", "id": created["id"], "environment": "Production", "resource": body["resource"],
+               "status": "ack", "text": "replayed"}
+    receive_id, raw = str(uuid.uuid4()), json.dumps(command).encode()
+    await publish(stack, raw, routing_key=f"Production/{body['resource']}", message_id=receive_id, kind="command")
+
+    async def acked() -> bool:
+        doc = await stack.store.alerts.find_one({"_id": created["id"]})
+        return doc is not None and doc["status"] == "ack"
+
+    await eventually(acked)
+    await replay_and_compare(stack, body, raw, "command", receive_id, created["id"])
+
+
 async def test_changes_are_published_as_events(stack: Stack) -> None:
     channel = await stack.connection.channel()
     exchange = await channel.get_exchange(Names.from_settings(stack.settings).events)
