@@ -22,6 +22,7 @@ from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
 from .commands import COMMAND_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE
+from .openapi import OPENAPI_ROUTES
 from .views import ALERT_ROUTES, MANAGEMENT_ROUTES, forward
 from .webhooks import WEBHOOK_ROUTES
 
@@ -97,7 +98,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[METRICS] = metrics
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     app.on_shutdown.append(release_callers)
-    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES)
+    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES + OPENAPI_ROUTES)
     add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
     # Every other GET is a read: the query service answers it.
     app.router.add_route("GET", "/{tail:.*}", forward)

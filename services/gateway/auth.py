@@ -15,8 +15,8 @@ from shared.webhooks import PAGERDUTY_PATHS, SIGNATURE_HEADER
 
 from .keys import KEYRING, SETTINGS
 
-OPEN_PREFIXES = ("/_", "/management", "/metrics", "/config", "/api/_", "/api/management", "/api/metrics",
-                 "/api/config")
+OPEN_PREFIXES = ("/_", "/management", "/metrics", "/config", "/openapi.json", "/api/_", "/api/management",
+                 "/api/metrics", "/api/config", "/api/openapi.json")
 KEYED_PATHS = ("/management/housekeeping", "/api/management/housekeeping")  # under an open prefix, but admin only
 PRINCIPAL = web.RequestKey("principal", Principal)
 PAGERDUTY = Principal("pagerduty", frozenset({"write"}))
