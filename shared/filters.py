@@ -26,6 +26,7 @@ Params = Sequence[tuple[str, str]]
 
 MAX_REGEX = 256
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 10**9  # so that the number of documents skipped stays a 64-bit integer the database accepts
 MAX_Q_DEPTH = 8
 IGNORED = frozenset({"_", "callback", "token", "api-key"})
 TRUE = frozenset({"true", "t", "1", "yes", "y", "on", ""})
@@ -198,7 +199,7 @@ def safe_regex(pattern: str, name: str) -> str:
 
 def paging(values: dict[str, list[str]], default_page_size: int) -> tuple[int, int]:
     """``page``/``page-size`` (today's Alerta); v3's ``limit`` is the page size when no ``page-size``."""
-    page = integer(values["page"][-1], "page", 1) if "page" in values else 1
+    page = integer(values["page"][-1], "page", 1, MAX_PAGE) if "page" in values else 1
     if "page-size" in values:
         return page, integer(values["page-size"][-1], "page-size", 1, MAX_PAGE_SIZE)
     if "limit" in values:

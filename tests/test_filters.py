@@ -147,6 +147,7 @@ def test_q_outside_the_white_list_is_refused(q: str) -> None:
     ([("severity", "huge")], "severity"), ([("previousSeverity", "huge")], "previousSeverity"),
     ([("status", "asleep")], "status"), ([("duplicateCount", "1.5")], "duplicateCount"),
     ([("duplicateCount", "~1")], "duplicateCount"), ([("page", "-1")], "page"), ([("page-size", "x")], "page-size"),
+    ([("page", "13420417863613460480")], "page"),  # found by the fuzz test: was a 500 (skip beyond 64 bits)
     ([("sort-by", "-nothing")], "sort-by"), ([("sort-by", "attributes.x")], "sort-by"),
     ([("group-by", "createTime")], "group-by"), ([("from-date", "")], "from-date"),
 ])
