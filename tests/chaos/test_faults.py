@@ -19,6 +19,7 @@ from .verify import Verdict
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 STORE_DOWN = 20.0  # seconds
+THAW = 0.05  # seconds the frozen store runs before the kill: the batches' reads pass, their writes wait
 
 
 async def busiest_worker(stack: ChaosStack) -> str:
@@ -32,11 +33,16 @@ async def test_kill_9_of_a_worker_mid_batch_loses_nothing(chaos_stack: ChaosStac
     scenario = Scenario(chaos_stack, "1. kill -9 of an ingest worker mid-batch", "kill9")
     await scenario.start()
     victim = await busiest_worker(chaos_stack)
-    # Mid-batch for sure: with the store frozen, the worker's batches wait on it (a read, or a bulk write the
-    # store has received), holding their deliveries. The worker dies; the store then resumes and completes what
-    # it had received — written, never acknowledged: the redelivery must be recognised, not counted again.
+    # Mid-batch for sure: with the store frozen, the worker's batches wait on it, holding their deliveries. A
+    # short thaw lets the reads of those batches through, so that their bulk writes reach the store and wait
+    # there. The worker dies; the store resumes and completes the writes — applied, never acknowledged: their
+    # redelivery must be recognised, not counted again.
     chaos_stack.pause("store")
     await asyncio.sleep(1.0)
+    chaos_stack.resume("store")
+    await asyncio.sleep(THAW)
+    chaos_stack.pause("store")
+    await asyncio.sleep(0.3)
     injected = time.monotonic()
     await chaos_stack.signal_and_wait(victim, signal.SIGKILL)
     chaos_stack.resume("store")
@@ -45,7 +51,7 @@ async def test_kill_9_of_a_worker_mid_batch_loses_nothing(chaos_stack: ChaosStac
     recognised = sum([await chaos_stack.metric("alertbus_messages_redelivered_skipped_total", name)
                       for name in standby])
     scenario.notes.append(f"{victim} killed while its batches waited on the frozen store; the standby worker "
-                          f"recognised {recognised:.0f} redelivered messages as applied already")
+                          f"recognised {recognised:.0f} redelivered messages as applied already (written, not acked)")
     chaos_stack.restart(victim)
     await chaos_stack.wait_until_ready()
     verdict = await scenario.finish()
