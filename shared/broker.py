@@ -255,13 +255,15 @@ class RpcClient:
                 self.settings.rpc_timeout,
             )
         except (TimeoutError, aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
-            raise BrokerUnavailable(f"broker did not confirm the message: {exc!r}") from exc
+            # No promise is made; but a confirmation lost with the connection may leave the message queued.
+            raise BrokerUnavailable(f"the broker did not confirm the message (it may be queued all the same): "
+                                    f"{exc!r}") from exc
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # the caller is being cancelled
-            # A confirmation cancelled with its channel: the message may or may not be queued.
-            raise BrokerUnavailable("the broker connection closed before the message was confirmed") from exc
+            raise BrokerUnavailable("the broker connection closed before the message was confirmed (it may be "
+                                    "queued all the same)") from exc
         if not isinstance(confirmation, Basic.Ack):
             raise BrokerUnavailable(f"broker refused the message: {confirmation!r}")
 
