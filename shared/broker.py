@@ -199,6 +199,7 @@ class RpcClient:
         self.pending: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self.reply_to = self.names.reply_queue()
         self.exchange: AbstractExchange | None = None
+        self.closing = False  # shutting down: calls no longer wait for replies
 
     async def start(self) -> None:
         channel = await self.connection.channel(publisher_confirms=True)
@@ -219,7 +220,9 @@ class RpcClient:
                 future.set_result(None)
 
     async def drain(self, timeout: float) -> None:
-        """Shutdown: give the replies in flight up to ``timeout`` seconds, then release the callers."""
+        """Shutdown: give the replies in flight up to ``timeout`` seconds, then release the callers; a call that
+        starts from now on does not wait for its reply (the workers may be stopping too)."""
+        self.closing = True
         deadline = asyncio.get_running_loop().time() + timeout
         while self.pending and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
@@ -275,6 +278,8 @@ class RpcClient:
         self.pending[message_id] = future
         try:
             await self.send(kind, payload, body, message_id, headers, reply=True)
+            if self.closing:
+                return None
             return await asyncio.wait_for(future, self.settings.rpc_timeout)
         except TimeoutError:
             return None

@@ -20,7 +20,7 @@ from services.gateway.keys import KEYRING
 from shared.auth import hash_key
 
 from .conftest import Stack, alert, eventually, unique
-from .ops_support import small_stack
+from .ops_support import other_database, small_stack
 from .tcp_proxy import CuttableProxy
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -140,3 +140,22 @@ async def test_worker_stops_promptly_while_the_store_is_down_and_loses_nothing(
     for resource in resources:
         doc = await eventually(lambda r=resource: stored(stack, r), timeout=30)
         assert doc["duplicateCount"] == 0
+
+
+async def test_gateway_shutdown_answers_waiting_callers_at_once(store_url: str) -> None:
+    """A POST /alert waiting for a reply that will not come (no worker runs) when the gateway stops: it gets
+    202 (its message is queued) within the shutdown's short reply wait, not a dropped connection or a wait for
+    RPC_TIMEOUT; the next worker applies it."""
+    async with small_stack(other_database(store_url), RPC_TIMEOUT="30") as stack:
+        worker = stack.workers.pop()
+        await worker.stop(grace=1)
+        body = alert(unique())
+        waiting = asyncio.create_task(timed_post(stack, body))
+        await asyncio.sleep(0.5)
+        gateway = stack.runners.pop()
+        await gateway.cleanup()
+        status, answer, took = await waiting
+        assert status == 202 and answer["id"], answer
+        assert took < 5.0, f"answered after {took:.1f}s"
+        await stack.start_worker()
+        assert await eventually(lambda: stored(stack, body["resource"]), timeout=20)
