@@ -327,8 +327,9 @@ def parse_alert_query(params: Params, default_page_size: int = 50) -> Query:
     flt = field_filters(values, ALERT_CONTROLS, ALERT_FIELDS)
     flt = combine(flt, date_range(values, "lastReceiveTime"))
     if "id" in values:
-        match = id_match(values["id"])  # the alert's id, or the id of the last alert received for it
-        flt = combine(flt, {"$or": [{"_id": match}, {"lastReceiveId": match}]})
+        # The alert's id or the id of the last alert received for it, matched on the lookup keys (both ids
+        # and their short forms, one multikey index: see shared/store/core.py lookup_keys).
+        flt = combine(flt, {"_keys": id_match(values["id"])})
     q = parse_q(last(values, "q"), ALERT_FIELDS) if "q" in values else {}
     group_by = last(values, "group-by") or "event"
     if group_by not in GROUP_BY:

@@ -61,9 +61,9 @@ def test_attribute_paths_and_array_fields_are_plain_fields() -> None:
 
 def test_id_is_exact_for_whole_ids_and_an_escaped_prefix_otherwise() -> None:
     whole = "0d9e3c9a-6c4c-4b1e-9a53-5d3e9bdb2f11"
-    assert flt(("id", whole)) == {"$or": [{"_id": whole}, {"lastReceiveId": whole}]}
-    assert flt(("id", "ab.d")) == {"$or": [{"_id": {"$regex": r"^ab\.d"}}, {"lastReceiveId": {"$regex": r"^ab\.d"}}]}
-    both = flt(("id", "abcd"), ("id", whole))["$or"][0]["_id"]["$regex"]
+    assert flt(("id", whole)) == {"_keys": whole}
+    assert flt(("id", "ab.d")) == {"_keys": {"$regex": r"^ab\.d"}}
+    both = flt(("id", "abcd"), ("id", whole))["_keys"]["$regex"]
     assert both == f"^(?:abcd|{re.escape(whole)}$)"
 
 
