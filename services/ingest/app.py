@@ -24,6 +24,7 @@ from shared.broker import Names, RpcClient, connect, declare_topology
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store, StoreUnavailable, open_store
+from shared.store.counters import Counters
 from shared.store.leases import Leases
 
 from .processor import Processor
@@ -61,6 +62,7 @@ class Worker:
 
     async def start(self) -> None:
         self.store = await self.stack.enter_async_context(open_store(self.settings.database_url, metrics=self.metrics))
+        await Counters(self.store).start_up()  # built once for an existing database; a crash's journal recovered
         self.processor = Processor(self.store, self.settings, self.metrics)
         self.connection = await connect(self.settings, service="ingest")
         self.stack.push_async_callback(self.connection.close)

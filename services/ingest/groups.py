@@ -22,6 +22,8 @@ from shared.metrics import Metrics
 from shared.render import alert_body
 from shared.severity import InvalidTransition
 from shared.store import AlertWrite, Store, now_ms
+from shared.store.counter_keys import Footprint, JournalEntry
+from shared.store.counters import Counters
 
 RECENT_IDS = 100  # receive ids remembered per alert, so that a redelivered message is not applied twice
 
@@ -159,6 +161,26 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
     return _Applied(item, new["_id"], "command", new, doc)
 
 
+def _journal(writes: list[AlertWrite], loaded: dict[str, Footprint], applied: list[_Applied]) -> list[JournalEntry]:
+    """What each alert write changes in the counters, with the receive ids it applies (``marked``: those of
+    redelivered messages, which recovery needs to tell a landed write from its re-application)."""
+    rids: dict[str, list[str]] = {}
+    marked: dict[str, list[str]] = {}
+    for done in applied:
+        if done.outcome != "redelivered":
+            rids.setdefault(done.doc_id, []).append(done.item.receive_id)
+            if done.item.message.redelivered:
+                marked.setdefault(done.doc_id, []).append(done.item.receive_id)
+    entries = []
+    for write in writes:
+        ident = write.doc["_id"]
+        before = loaded.get(ident) if write.expected is not None else None
+        after = None if write.delete else Footprint.of(write.doc)
+        if before != after or ident in marked:
+            entries.append(JournalEntry(ident, tuple(rids.get(ident, ())), tuple(marked.get(ident, ())), before, after))
+    return entries
+
+
 def _group_key(item: Item) -> tuple[str, str]:
     assert item.payload is not None
     return rules.group_key(item.payload["environment"], item.payload["resource"])
@@ -168,6 +190,7 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
     """Apply alerts and commands in arrival order; returns the items whose write lost a race (re-apply)."""
     keys = [_group_key(item) for item in items]
     groups = {key: _Group(docs) for key, docs in (await store.load_groups(keys)).items()}
+    loaded = {doc["_id"]: Footprint.of(doc) for group in groups.values() for doc in group.docs}
     now = now_ms()
     applied: list[_Applied] = []
     for item, key in zip(items, keys, strict=True):
@@ -176,7 +199,13 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
             applied.append(_receive(item, group, now, history_limit))
         elif (result := _command(item, group, now, history_limit)) is not None:
             applied.append(result)
-    conflicts = await store.write_alerts([w for group in groups.values() for w in group.writes()])
+    writes = [w for group in groups.values() for w in group.writes()]
+    # The counters are updated first, with a journal, so that a crash between the two writes is recoverable
+    # (shared/store/counters.py); the updates of writes that lost a race are taken back at once.
+    counters, journal = Counters(store), _journal(writes, loaded, applied)
+    journal_id = await counters.begin(journal)
+    conflicts = await store.write_alerts(writes)
+    await counters.settle(journal_id, journal, conflicts)
     retry: list[Item] = []
     for done in applied:
         if done.doc_id in conflicts:

@@ -21,6 +21,7 @@ from shared.housekeeping import Thresholds, housekeep
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store
+from shared.store.counters import Counters
 from shared.store.housekeeping import HousekeepingQueries
 from shared.store.leases import Lease, LeaseBusy, Leases
 
@@ -48,8 +49,14 @@ def make_schedules(settings: Settings, store: Store, rpc: RpcClient, metrics: Me
     queries = HousekeepingQueries(store)
     thresholds = Thresholds.from_settings(settings)
 
+    counters = Counters(store)
+
     async def housekeeping(lease: Lease) -> dict[str, int]:
-        return (await housekeep(queries, rpc, thresholds, metrics, lease=lease)).counts()
+        done = (await housekeep(queries, rpc, thresholds, metrics, lease=lease)).counts()
+        # Journals a crashed worker left behind (shared/store/counters.py): its updates of writes that never
+        # landed are taken back here, once they are older than any batch still writing.
+        recovered = await counters.recover()
+        return {**done, "counter_journals": recovered["journals"]}
 
     watch = HeartbeatWatch(queries, rpc, settings, metrics)
     schedules = [Schedule(HOUSEKEEPING, settings.housekeeping_interval, housekeeping),

@@ -22,6 +22,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
     async with open_store(app[SETTINGS].database_url) as store:
         app[STORE] = store
         app[QUERIES] = AlertQueries(store)
+        await app[QUERIES].counters.ensure_indexes()
         yield
 
 

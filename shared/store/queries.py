@@ -11,6 +11,10 @@ an index only when the whole filter is plain equalities on an index prefix plus 
 field, else it decodes every document of the collection; it never stops an index scan at the limit, nor
 answers anything from an index alone; it sorts in Python with a comparison per pair; its ``$addToSet`` scans
 the set. Every read there costs in proportion to the documents it matches.
+
+So the counts (of the list, ``/alerts/count``, ``/environments``) and the default top 10 come from the materialised
+counters (``counters.py``) whenever the filter involves only the counters' key fields; any other filter is
+counted by aggregation, as here.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from typing import Any
 from pymongo import InsertOne
 
 from ..severity import severity_code
-from .core import INTERNAL_FIELDS, Store
+from .core import INTERNAL_FIELDS, Store, stored
+from .counter_keys import TOP_RESOURCES
+from .counters import Counters
 
 Sort = list[tuple[str, int]]
 Pipeline = list[dict[str, Any]]
-TOP_RESOURCES = 100  # resources listed per top-10 group; a popular event can have thousands
 SEEDING_BATCH = 1000
 BOUNDING_OPERATORS = frozenset({"$in", "$gt", "$gte", "$lt", "$lte"})
 NEVER = datetime.min.replace(tzinfo=UTC)
@@ -233,6 +238,7 @@ class AlertQueries:
         self.store = store
         self.alerts = store.alerts
         self.heartbeats = store.heartbeats
+        self.counters = Counters(store)
 
     async def run(self, pipeline: Pipeline, **options: Any) -> list[dict[str, Any]]:
         cursor = await self.alerts.aggregate(pipeline, **options)
@@ -245,8 +251,14 @@ class AlertQueries:
         return await self.run(page_pipeline(flt, sort, skip, limit, hidden(history, raw_data)))
 
     async def counts(self, flt: dict[str, Any]) -> Counts:
-        """Total, severity counts and status counts of every matching alert, in one pipeline."""
+        """Total, severity counts and status counts of every matching alert: from the counters when the
+        filter allows, else in one pipeline."""
         counts = Counts()
+        keys = await self.counters.severity_keys(flt)
+        if keys is not None:
+            for key in keys:
+                counts.add(key["severity"], key["status"], key["n"])
+            return counts
         for row in await self.run([*match_stages(flt), by_severity_and_status()]):
             counts.add(row["_id"].get("severity"), row["_id"].get("status"), row["n"])
         return counts
@@ -312,7 +324,14 @@ class AlertQueries:
     async def top10(self, flt: dict[str, Any], group_by: str, *, flapping: bool = False) -> list[dict[str, Any]]:
         """Alerta's top 10: one row per ``group_by`` value with counts and the sets of environments,
         services and resources; alerts without a service are not counted, an alert with k services counts
-        k times (as in Alerta). ``flapping`` counts severity changes instead of alerts."""
+        k times (as in Alerta). ``flapping`` counts severity changes instead of alerts. By event (the default)
+        it comes from the counters when the filter allows; the resources are then a sample (see
+        ``counter_keys``)."""
+        rows = await self.counters.top10(flt) if group_by == "event" and not flapping else None
+        if rows is not None:
+            for row in rows:
+                row[group_by] = row.pop("_id")
+            return rows
         # Alerts without a service are not counted (Alerta unwinds the services); only alerts that ever
         # changed severity can flap.
         having: dict[str, Any] = {"service.0": {"$exists": True}}
@@ -343,6 +362,11 @@ class AlertQueries:
         return await self.run(stages, allowDiskUse=True)
 
     async def environments(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
+        keys = await self.counters.severity_keys(flt)
+        if keys is not None:  # the counters are keyed like the pipeline's groups
+            rows = [{"_id": {key: doc[key] for key in ("environment", "severity", "status")}, "n": doc["n"]}
+                    for doc in keys]
+            return fold_counts(rows, ("environment",))
         rows = await self.run([*match_stages(flt), by_severity_and_status("environment")])
         return fold_counts(rows, ("environment",))
 
@@ -376,14 +400,20 @@ class AlertQueries:
         return plan
 
     async def insert_alerts(self, docs: Iterable[dict[str, Any]], batch: int = SEEDING_BATCH) -> int:
-        """Bulk-insert ready-made alert documents (stored shape, with ``severityCode``); for seeding."""
+        """Bulk-insert ready-made alert documents (stored shape, with ``severityCode``), and count them; for
+        seeding (not crash-safe: a failed insert raises with the chunk uncounted)."""
         written = 0
-        chunk: list[InsertOne[dict[str, Any]]] = []
+        chunk: list[dict[str, Any]] = []
         for doc in docs:
-            chunk.append(InsertOne(doc))
+            chunk.append(stored(doc))  # the derived fields of every stored alert (lookup keys, expiry)
             if len(chunk) >= batch:
-                written += (await self.alerts.bulk_write(chunk, ordered=False)).inserted_count
+                written += await self._insert_chunk(chunk)
                 chunk = []
         if chunk:
-            written += (await self.alerts.bulk_write(chunk, ordered=False)).inserted_count
+            written += await self._insert_chunk(chunk)
         return written
+
+    async def _insert_chunk(self, docs: list[dict[str, Any]]) -> int:
+        inserted = (await self.alerts.bulk_write([InsertOne(doc) for doc in docs], ordered=False)).inserted_count
+        await self.counters.add_alerts(docs)
+        return inserted
