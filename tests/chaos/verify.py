@@ -1,5 +1,6 @@
 """The proof, alert by alert: every accepted request is in the store, counted once; no alert is stored twice;
-nothing was dead-lettered. And the report row of one fault."""
+nothing was dead-lettered; once the journals a crash left are recovered, the materialised counters equal an
+aggregation over the alerts. And the report row of one fault."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import AsyncMongoClient
+
+from shared.store import Store, database_name
+from shared.store.counters import Counters
 
 from .harness import ready_messages
 from .load import Recorder
@@ -116,7 +120,26 @@ async def verify(fault: str, recorder: Recorder, database_url: str, prefix: str)
     for resource, requests in per_alert.items():
         _check_alert(verdict, resource, requests, stored.get(resource))
     verdict.dead_letters = (await ready_messages(prefix))[f"{prefix}alertbus.dead"]
+    await _check_counters(verdict, database_url)
     return verdict
+
+
+RECOVERY_GRACE = 3.0  # seconds: the load has stopped and the queues are drained, so only a crash's journals are older
+
+
+async def _check_counters(verdict: Verdict, database_url: str) -> None:
+    """Recover the journals of batches a fault cut (as the housekeeping schedule would, after its grace), then
+    compare every counter with an aggregation over the alerts."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database_url, tz_aware=True)
+    try:
+        counters = Counters(Store(client, database_name(database_url)))
+        recovered = await counters.recover(RECOVERY_GRACE)
+        problems = await counters.audit()
+    finally:
+        await client.close()
+    verdict.notes.append(f"counters: {recovered['journals']} journals recovered, {recovered['compensated']} writes "
+                         f"taken back; {len(problems) or 'no'} differences from an aggregation")
+    verdict.problems += [f"counters: {problem}" for problem in problems]
 
 
 def _check_alert(verdict: Verdict, resource: str, requests: list[Any], doc: dict[str, Any] | None) -> None:
