@@ -10,6 +10,8 @@ worker's ``Settler``, settle.py):
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -161,6 +163,32 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
     return _Applied(item, new["_id"], "command", new, doc)
 
 
+class _Attempted:
+    """Receive ids of messages whose batch journalled its counter updates but then failed before its alert
+    write was known to land (the store went away). The worker retries such a batch in this process, with the
+    same messages; a retry that applies one of them again leaves a redelivery marker, exactly as a broker
+    redelivery does, so that recovery does not mistake the retry's write for the failed attempt's
+    (shared/store/counters.py). Process memory about messages in hand, bounded: a batch is retried within
+    seconds or given back to the broker (and then redelivered, which says the same)."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, ids: Iterable[str]) -> None:
+        for ident in ids:
+            self.ids[ident] = None
+        while len(self.ids) > self.LIMIT:
+            self.ids.popitem(last=False)
+
+    def __contains__(self, ident: str) -> bool:
+        return ident in self.ids
+
+
+ATTEMPTED = _Attempted()
+
+
 def _journal(writes: list[AlertWrite], loaded: dict[str, Footprint], applied: list[_Applied]) -> list[JournalEntry]:
     """What each alert write changes in the counters, with the receive ids it applies (``marked``: those of
     redelivered messages, which recovery needs to tell a landed write from its re-application)."""
@@ -169,7 +197,7 @@ def _journal(writes: list[AlertWrite], loaded: dict[str, Footprint], applied: li
     for done in applied:
         if done.outcome != "redelivered":
             rids.setdefault(done.doc_id, []).append(done.item.receive_id)
-            if done.item.message.redelivered:
+            if done.item.message.redelivered or done.item.receive_id in ATTEMPTED:
                 marked.setdefault(done.doc_id, []).append(done.item.receive_id)
     entries = []
     for write in writes:
@@ -203,8 +231,12 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
     # The counters are updated first, with a journal, so that a crash between the two writes is recoverable
     # (shared/store/counters.py); the updates of writes that lost a race are taken back at once.
     counters, journal = Counters(store), _journal(writes, loaded, applied)
-    journal_id = await counters.begin(journal)
-    conflicts = await store.write_alerts(writes)
+    try:
+        journal_id = await counters.begin(journal)
+        conflicts = await store.write_alerts(writes)
+    except BaseException:
+        ATTEMPTED.add(rid for entry in journal for rid in entry.rids)
+        raise
     await counters.settle(journal_id, journal, conflicts)
     retry: list[Item] = []
     for done in applied:
