@@ -201,8 +201,9 @@ class OpsRoutes:
                 connection = self.probes.broker()
             except KeyError:
                 connection = None
-            if connection is None or connection.is_closed:
-                found.append("broker connection closed")
+            # A robust connection that is reconnecting is not closed, yet nothing goes through it.
+            if connection is None or connection.is_closed or not connection.connected.is_set():
+                found.append("broker connection down")
         store = self._store()
         try:
             if store is None:

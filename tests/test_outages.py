@@ -79,12 +79,16 @@ async def test_broker_outage_is_a_prompt_503_and_writes_resume_after(
     for headers in (None, {"Prefer": "respond-async"}):
         status, body, took = await timed_post(stack, alert(unique()), headers=headers)
         assert status == 503 and "broker" in body["message"] and took < 1.0, (status, body, took)
+    # Readiness says so too: the robust connection is reconnecting (not closed), and nothing goes through it.
+    status, body = await stack.request("GET", "/management/gtg", auth=False)
+    assert status == 503 and "broker connection down" in str(body), (status, body)
     await proxy.restore()
 
     async def written() -> bool:  # the gateway reconnected, and the worker consumes again (201 needs both)
         return (await stack.post_alert(alert(unique())))[0] == 201
 
     await eventually(written, timeout=20, interval=0.5)
+    assert (await stack.request("GET", "/management/gtg", auth=False))[0] == 200
     for resource, (status, _, _) in zip(resources, answers, strict=True):
         if status in (201, 202):
             await eventually(lambda r=resource: stored(stack, r), timeout=20)

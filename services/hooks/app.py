@@ -28,7 +28,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
 
 async def broker_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    connection = await connect(settings)
+    connection = await connect(settings, service="hooks")
     rpc = RpcClient(connection, settings)
     await rpc.start()
     app[RPC] = rpc
