@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from .schemas import SCOPES
+from .store import StoreUnavailable
 from .store.accounts import Accounts
 
 CACHE_SECONDS = 10.0
@@ -85,24 +86,37 @@ class KeyRing:
             await self.accounts.ensure_key(doc)
 
     async def authenticate(self, key: str) -> Principal | None:
+        """The key's principal (None: unknown, revoked or expired); raises ``StoreUnavailable`` only for a key
+        this process has never looked up while the store cannot be reached."""
         digest = hash_key(key)
         if self.admin_hash and hmac.compare_digest(digest, self.admin_hash):
             return Principal("admin", frozenset(SCOPES))
-        now = time.monotonic()
         cached = self.cache.get(digest)
-        if cached and cached[0] > now:
-            principal = cached[1]
-        else:
-            doc = await self.accounts.key_by_hash(digest)
-            principal = self._principal(doc)
-            expires = doc.get("expireTime") if doc else None
-            ttl = CACHE_SECONDS
-            if expires is not None:  # never cache a key past its expiry
-                ttl = min(ttl, (expires - datetime.now(UTC)).total_seconds())
-            self.cache[digest] = (now + ttl, principal)
+        principal = cached[1] if cached and cached[0] > time.monotonic() else await self._lookup(digest)
         if principal is not None and principal.key_id:
             count, _ = self.usage.get(principal.key_id, (0, datetime.now(UTC)))
             self.usage[principal.key_id] = (count + 1, datetime.now(UTC))
+        return principal
+
+    async def _lookup(self, digest: str) -> Principal | None:
+        now = time.monotonic()
+        try:
+            doc = await self.accounts.key_by_hash(digest)
+        except StoreUnavailable:
+            cached = self.cache.get(digest)
+            if cached is None:
+                raise
+            # A key looked up before keeps its last answer through a store outage (for another cache period at a
+            # time, so that requests do not each wait for the store): producers go on sending alerts through a
+            # database outage, which is what the broker in between is for.
+            self.cache[digest] = (now + CACHE_SECONDS, cached[1])
+            return cached[1]
+        principal = self._principal(doc)
+        expires = doc.get("expireTime") if doc else None
+        ttl = CACHE_SECONDS
+        if expires is not None:  # never cache a key past its expiry
+            ttl = min(ttl, (expires - datetime.now(UTC)).total_seconds())
+        self.cache[digest] = (now + ttl, principal)
         return principal
 
     def _principal(self, doc: dict[str, Any] | None) -> Principal | None:

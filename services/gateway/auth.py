@@ -3,11 +3,9 @@ CORS preflight) or ``AUTH_REQUIRED=false``."""
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 
-from shared.auth import ANONYMOUS, CACHE_SECONDS, KeyRing, Principal, hash_key, presented_key
+from shared.auth import ANONYMOUS, KeyRing, Principal, presented_key
 from shared.http import ApiError, Handler
 from shared.settings import Settings
 from shared.store import StoreUnavailable
@@ -41,19 +39,12 @@ def is_signed_webhook(request: web.Request, settings: Settings) -> bool:
 
 
 async def authenticate(keyring: KeyRing, key: str) -> Principal | None:
-    """The key's principal. While the store is unreachable, a key this gateway has looked up before keeps its
-    last answer (for another cache period at a time, so that requests do not each wait for the store): producers
-    go on sending alerts through a database outage, which is what the broker in between is for. A key never seen
-    here cannot be checked: 503."""
+    """The key's principal; a key the keyring cannot check while the store is unreachable is a 503 (keys it has
+    checked before keep working through the outage: see ``KeyRing.authenticate``)."""
     try:
         return await keyring.authenticate(key)
     except StoreUnavailable:
-        digest = hash_key(key)
-        cached = keyring.cache.get(digest)
-        if cached is None:
-            raise ApiError(503, "the API key cannot be checked: the store is unavailable; try again shortly") from None
-        keyring.cache[digest] = (time.monotonic() + CACHE_SECONDS, cached[1])
-        return cached[1]
+        raise ApiError(503, "the API key cannot be checked: the store is unavailable; try again shortly") from None
 
 
 @web.middleware
