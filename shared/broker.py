@@ -74,6 +74,12 @@ class Names:
     def pagerduty_retry(self) -> str:
         return f"{self.pagerduty}.retry"
 
+    @property
+    def workers(self) -> str:
+        """The ingest workers' presence queue: nothing is published to it, its consumer count is the number of
+        live workers (see services/ingest/shards.py)."""
+        return f"{self.ingest}.workers"
+
     def shard(self, index: int) -> str:
         return f"{self.ingest}.{index}"
 

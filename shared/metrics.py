@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PREFIX = "alertbus_"
@@ -47,6 +47,9 @@ class Metrics:
         self.batch_size = Histogram(
             "alertbus_ingest_batch_size", "Messages per ingest batch",
             buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000), registry=r,
+        )
+        self.ingest_shards = Gauge(
+            "alertbus_ingest_shards", "Shard queues the ingest workers of this process consume", registry=r,
         )
         self.batch_seconds = Histogram(
             "alertbus_ingest_batch_seconds", "Time to process one ingest batch", buckets=LATENCY_BUCKETS,

@@ -107,6 +107,7 @@ async def delete_topology(connection: aio_pika.abc.AbstractRobustConnection, set
     for index in range(settings.shards):
         await channel.queue_delete(names.shard(index))
     await channel.queue_delete(names.dead)
+    await channel.queue_delete(names.workers)
     await channel.exchange_delete(names.ingest)
     await channel.exchange_delete(names.dlx)
     await channel.exchange_delete(names.events)

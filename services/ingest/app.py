@@ -16,7 +16,6 @@ from contextlib import AsyncExitStack
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
-    AbstractQueue,
     AbstractRobustConnection,
 )
 
@@ -29,7 +28,8 @@ from shared.store.leases import Leases
 
 from .processor import Processor
 from .schedules import Scheduler, make_schedules
-from .settle import SETTLE_TIMEOUT, Settler, bounded
+from .settle import SETTLE_TIMEOUT, Settler
+from .shards import Balancer, Shard
 
 log = logging.getLogger("alertbus.ingest")
 MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the store is down
@@ -50,7 +50,7 @@ class Worker:
         self.stack = AsyncExitStack()
         self.connection: AbstractRobustConnection | None = None
         self.channel: AbstractChannel | None = None
-        self.queues: list[tuple[AbstractQueue, str]] = []
+        self.balancer: Balancer | None = None
         self.processor: Processor | None = None
         self.settler: Settler | None = None
         self.store: Store | None = None
@@ -82,14 +82,14 @@ class Worker:
             lane_channel = await self.connection.channel(publisher_confirms=False)
             await lane_channel.set_qos(prefetch_count=self.settings.prefetch)
             lane_channels.append(lane_channel)
-        for index, declared in enumerate(queues):
-            lane = index % len(self.lanes)
-            # Declared (passively) on the lane channel, not just named: the robust channel restores only the
-            # queues declared on it, and with them their consumers, after a reconnection.
-            queue = await lane_channels[lane].get_queue(declared.name)
-            tag = await queue.consume(self.lanes[lane].put, no_ack=False)
-            self.queues.append((queue, tag))
-        log.info("ingest worker consuming %d shard queues", len(queues))
+        shards = [
+            Shard(index, declared.name, lane_channels[index % len(self.lanes)], self.lanes[index % len(self.lanes)].put)
+            for index, declared in enumerate(queues)
+        ]
+        names = Names.from_settings(self.settings)
+        self.balancer = Balancer(self.channel, names.workers, shards, self.metrics)
+        await self.balancer.start()
+        log.info("ingest worker consuming shards %s of %d", self.balancer.consuming, len(queues))
         if self.run_schedules:
             await self._start_schedules()
 
@@ -111,11 +111,10 @@ class Worker:
         self.stopping.set()
         if self.scheduler is not None:  # first: a run waits for replies from the lanes
             await self.scheduler.stop()
-        for queue, tag in self.queues:
-            # Bounded: a cancel waits for the channel while the connection is being restored.
-            if not await bounded(queue.cancel(tag), SETTLE_TIMEOUT, f"cancel of {queue.name}"):
-                log.debug("consumer of %s not cancelled; its deliveries return with the connection", queue.name)
-        self.queues.clear()
+        if self.balancer is not None:
+            # Bounded: a cancel waits for the channel while the connection is being restored; deliveries of a
+            # consumer not cancelled return to the broker with the connection.
+            await self.balancer.stop(SETTLE_TIMEOUT)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while self._pending() and not self.store_down and loop.time() < deadline:
