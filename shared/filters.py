@@ -12,74 +12,23 @@ dotted ``attributes.x``, ``id`` (prefix of the id or of ``lastReceiveId``), ``fr
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
-from .schemas import BadInput
+from .jsonquery import parse_q
 from .severity import EXPIRED, SEVERITY_MAP, STATUSES
+from .vocabulary import ALERT_FIELDS, HEARTBEAT_FIELDS, Vocabulary, bad, field_name, parse_date, safe_regex
 
 Params = Sequence[tuple[str, str]]
 
-MAX_REGEX = 256
 MAX_PAGE_SIZE = 1000
 MAX_PAGE = 10**9  # so that the number of documents skipped stays a 64-bit integer the database accepts
-MAX_Q_DEPTH = 8
 IGNORED = frozenset({"_", "callback", "token", "api-key"})
 TRUE = frozenset({"true", "t", "1", "yes", "y", "on", ""})
 FALSE = frozenset({"false", "f", "0", "no", "n", "off"})
-# A quantified group that itself contains a quantifier, e.g. ``(a+)+``: the classic catastrophic
-# backtracking shape. MongoDB runs regexes without a time limit, so such patterns are refused up front.
-NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,)")
 NON_EXPIRED = [status for status in STATUSES if status != EXPIRED]
-Q_LOGICAL = frozenset({"$and", "$or"})
-Q_OPERATORS = frozenset({"$in", "$nin", "$ne", "$regex", "$options", "$exists", "$gt", "$gte", "$lt", "$lte"})
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """The fields one resource may be filtered and sorted by, with their stored types."""
-
-    strings: frozenset[str]
-    ints: frozenset[str] = frozenset()
-    bools: frozenset[str] = frozenset()
-    dates: frozenset[str] = frozenset()
-    sortable: frozenset[str] = frozenset()
-    attributes: bool = True
-    default_sort: tuple[tuple[str, int], ...] = ()
-    tiebreak: str | None = None
-    storage_names: dict[str, str] = field(default_factory=dict)  # API name → stored name
-
-
-ALERT_FIELDS = Vocabulary(
-    strings=frozenset({
-        "resource", "event", "environment", "severity", "correlate", "status", "service", "group", "value",
-        "text", "tags", "origin", "type", "customer", "previousSeverity", "trendIndication", "lastReceiveId",
-    }),
-    ints=frozenset({"duplicateCount", "timeout"}),
-    bools=frozenset({"repeat"}),
-    dates=frozenset({"createTime", "receiveTime", "lastReceiveTime", "updateTime"}),
-    sortable=frozenset({
-        "id", "resource", "event", "environment", "severity", "status", "service", "group", "value", "text",
-        "tags", "origin", "type", "customer", "previousSeverity", "trendIndication", "duplicateCount",
-        "timeout", "repeat", "createTime", "receiveTime", "lastReceiveTime", "updateTime",
-    }),
-    default_sort=(("lastReceiveTime", -1),),
-    tiebreak="lastReceiveTime",
-    # Severity sorts by its stored order (most severe first), never alphabetically.
-    storage_names={"id": "_id", "severity": "severityCode"},
-)
-HEARTBEAT_FIELDS = Vocabulary(
-    strings=frozenset({"origin", "tags", "type", "customer"}),
-    ints=frozenset({"timeout"}),
-    dates=frozenset({"createTime", "receiveTime"}),
-    sortable=frozenset({"id", "origin", "type", "timeout", "createTime", "receiveTime"}),
-    default_sort=(("receiveTime", -1),),
-    storage_names={"id": "_id"},
-)
 GROUP_BY = frozenset({
     "event", "resource", "environment", "severity", "status", "service", "group", "origin", "type", "value",
     "customer",
@@ -120,10 +69,6 @@ class Query:
         if self.status_filtered:
             return self.filter
         return combine(self.filter, {"status": {"$in": NON_EXPIRED}})
-
-
-def bad(param: str, message: str) -> BadInput:
-    return BadInput(message, {param: message})
 
 
 def combine(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
@@ -171,30 +116,6 @@ def integer(raw: str, name: str, minimum: int, maximum: int | None = None) -> in
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise bad(name, f"{name} must be {bound}, got {value}")
     return value
-
-
-def parse_date(raw: str, name: str) -> datetime:
-    """ISO 8601 (Alerta sends ``2024-01-31T12:00:00.000Z``); a date without a zone is UTC."""
-    try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise bad(name, f"{name} must be an ISO 8601 date-time such as 2024-01-31T12:00:00.000Z, "
-                        f"got {raw!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def safe_regex(pattern: str, name: str) -> str:
-    """Refuse patterns that are too long, invalid, or shaped for catastrophic backtracking."""
-    if len(pattern) > MAX_REGEX:
-        raise bad(name, f"{name}: a regular expression may be at most {MAX_REGEX} characters")
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise bad(name, f"{name}: invalid regular expression {pattern!r}: {exc}") from None
-    if NESTED_QUANTIFIER.search(pattern):
-        raise bad(name, f"{name}: regular expression {pattern!r} nests quantifiers (e.g. (a+)+), "
-                        "which can take exponential time")
-    return pattern
 
 
 def paging(values: dict[str, list[str]], default_page_size: int) -> tuple[int, int]:
@@ -260,19 +181,6 @@ def alternation(values: list[str], name: str) -> str:
     """Regex values (``~x``) and plain values (exact, escaped) of one field as one pattern."""
     parts = [safe_regex(v[1:], name) if v.startswith("~") else "^" + re.escape(v) + "$" for v in values]
     return parts[0] if len(parts) == 1 else "|".join(f"(?:{part})" for part in parts)
-
-
-def field_name(base: str, vocabulary: Vocabulary, param: str) -> str:
-    if base.startswith("attributes.") and vocabulary.attributes:
-        path = base.split(".")
-        if any(not part or part.startswith("$") for part in path[1:]):
-            raise bad(param, f"{param}: invalid attribute path {base!r}")
-        return base
-    if base in vocabulary.dates:
-        raise bad(param, f"{param}: dates cannot be filtered by value; use from-date and to-date")
-    if base in vocabulary.strings or base in vocabulary.ints or base in vocabulary.bools:
-        return base
-    raise bad(param, f"unknown filter field {param!r}")
 
 
 def typed_value(base: str, raw: str, vocabulary: Vocabulary, param: str) -> Any:
@@ -362,90 +270,3 @@ def parse_heartbeat_query(params: Params, default_page_size: int = 50) -> Query:
                  statuses=statuses)
 
 
-def as_json(raw: str, param: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise bad(param, f"{param} must be a JSON query document: {exc}") from None
-
-
-def parse_q(raw: str | None, vocabulary: Vocabulary) -> dict[str, Any]:
-    """``q``: a JSON MongoDB query restricted to white-listed fields and to the operators
-    ``$and $or $in $nin $ne $regex $exists $gt $gte $lt $lte`` (v3 passed it through unchecked)."""
-    if not raw:
-        return {}
-    return q_node(as_json(raw, "q"), vocabulary, 0)
-
-
-def q_node(node: Any, vocabulary: Vocabulary, depth: int) -> dict[str, Any]:
-    if depth > MAX_Q_DEPTH:
-        raise bad("q", f"q is nested more than {MAX_Q_DEPTH} levels deep")
-    if not isinstance(node, dict):
-        raise bad("q", "q: a query must be a JSON object")
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key in Q_LOGICAL:
-            if not isinstance(value, list) or not value:
-                raise bad("q", f"q: {key} needs a non-empty list of queries")
-            out[key] = [q_node(item, vocabulary, depth + 1) for item in value]
-        elif key.startswith("$"):
-            allowed = " ".join(sorted(Q_LOGICAL | Q_OPERATORS - {"$options"}))
-            raise bad("q", f"q: operator {key} is not allowed; use {allowed}")
-        else:
-            out[q_field(key, vocabulary)] = q_condition(key, value, vocabulary)
-    return out
-
-
-def q_field(key: str, vocabulary: Vocabulary) -> str:
-    if key in ("id", "_id"):
-        return "_id"
-    if key.startswith("attributes."):
-        return field_name(key, vocabulary, "q")
-    known = vocabulary.strings | vocabulary.ints | vocabulary.bools | vocabulary.dates
-    if key not in known:
-        raise bad("q", f"q: unknown field {key!r}")
-    return key
-
-
-def q_condition(key: str, value: Any, vocabulary: Vocabulary) -> Any:
-    if not isinstance(value, dict):
-        return q_scalar(key, value, vocabulary)
-    if not value:
-        raise bad("q", f"q: empty condition for {key!r}")
-    for op in value:
-        if op not in Q_OPERATORS:
-            raise bad("q", f"q: operator {op} is not allowed on {key!r}")
-    if "$options" in value and "$regex" not in value:
-        raise bad("q", f"q: $options without $regex on {key!r}")
-    return {op: q_operand(key, op, operand, vocabulary) for op, operand in value.items()}
-
-
-def q_operand(key: str, op: str, operand: Any, vocabulary: Vocabulary) -> Any:
-    if op in ("$in", "$nin"):
-        if not isinstance(operand, list):
-            raise bad("q", f"q: {op} on {key!r} needs a list")
-        return [q_scalar(key, item, vocabulary) for item in operand]
-    if op == "$exists":
-        if not isinstance(operand, bool):
-            raise bad("q", f"q: $exists on {key!r} needs true or false")
-        return operand
-    if op in ("$regex", "$options"):
-        if not isinstance(operand, str):
-            raise bad("q", f"q: {op} on {key!r} needs a string")
-        if op == "$options" and not set(operand) <= set("imsx"):
-            raise bad("q", f"q: $options may only hold the flags i, m, s and x, got {operand!r}")
-        return safe_regex(operand, "q") if op == "$regex" else operand
-    return q_scalar(key, operand, vocabulary)
-
-
-def q_scalar(key: str, value: Any, vocabulary: Vocabulary) -> Any:
-    """Plain JSON values only (no embedded documents); dates are written as ISO strings."""
-    if isinstance(value, str):
-        return parse_date(value, "q") if key in vocabulary.dates else value
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        return value
-    if isinstance(value, int):
-        if not -(2**63) <= value < 2**63:
-            raise bad("q", f"q: {key!r} is compared with an integer outside the 64-bit range")
-        return value
-    raise bad("q", f"q: {key!r} must be compared with a string, number, boolean or null")
