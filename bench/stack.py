@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,22 +21,9 @@ from pathlib import Path
 import aio_pika
 import aiohttp
 
+from services.embedded import free_port, venv_command
+
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def venv_command(name: str) -> str:
-    """A console script of the interpreter's own venv (``make bench`` runs .venv/bin/python)."""
-    beside = Path(sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        raise RuntimeError(f"{name} not found beside {sys.executable} nor on PATH: run 'make bench'")
-    return found
 
 
 @dataclass

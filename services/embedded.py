@@ -22,12 +22,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command() -> str:
-    beside = Path(sys.executable).with_name(SERVER)
-    found = str(beside) if beside.exists() else shutil.which(SERVER)
+def venv_command(name: str, hint: str = "") -> str:
+    """A console script of this interpreter's own virtual environment (else from PATH)."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        raise RuntimeError(f"{SERVER} not found: install the embedded store with 'pip install SecantusDB'")
+        raise RuntimeError(f"{name} not found beside {sys.executable} nor on PATH{hint}")
     return found
+
+
+def server_command() -> str:
+    return venv_command(SERVER, ": install the embedded store with 'pip install SecantusDB'")
 
 
 class EmbeddedStore:

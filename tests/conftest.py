@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -136,6 +137,17 @@ async def stack(store_url: str) -> AsyncIterator[Stack]:
             await w.stop(grace=2)
     await delete_topology(connection, settings)
     await connection.close()
+
+
+@pytest.fixture
+def cli_env(stack: Stack, tmp_path: Path) -> dict[str, str]:
+    """The client's environment: endpoint and key from variables, an empty config file of its own, and no
+    TERM or PS1 (with either set and stdin not a terminal, some commands read stdin)."""
+    config = tmp_path / "alerta.conf"
+    config.write_text("[DEFAULT]\ntimezone = UTC\n")
+    env = {key: value for key, value in os.environ.items() if key not in ("TERM", "PS1")}
+    env.update(ALERTA_CONF_FILE=str(config), ALERTA_ENDPOINT=stack.url, ALERTA_API_KEY=ADMIN_KEY)
+    return env
 
 
 def unique(prefix: str = "res") -> str:

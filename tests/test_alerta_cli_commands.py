@@ -3,36 +3,8 @@ alerts, and creates, lists and revokes keys against a running alertbus."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from pathlib import Path
-
-import pytest
-
-from .conftest import ADMIN_KEY, Stack, alert, unique
-
-ALERTA = str(Path(sys.executable).with_name("alerta"))
-
-
-@pytest.fixture
-def cli_env(stack: Stack, tmp_path: Path) -> dict[str, str]:
-    config = tmp_path / "alerta.conf"
-    config.write_text("[DEFAULT]\n")
-    env = {key: value for key, value in os.environ.items() if key not in ("TERM", "PS1")}
-    env.update(ALERTA_CONF_FILE=str(config), ALERTA_ENDPOINT=stack.url, ALERTA_API_KEY=ADMIN_KEY)
-    return env
-
-
-async def alerta(env: dict[str, str], *args: str) -> str:
-    """Run the client without blocking the event loop that serves it; stdin is /dev/null (see README)."""
-    proc = await asyncio.create_subprocess_exec(
-        ALERTA, *args, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, f"alerta {' '.join(args)} failed: {err.decode()}{out.decode()}"
-    return out.decode()
+from .alerta_cli import alerta
+from .conftest import Stack, alert, unique
 
 
 async def fetch(stack: Stack, alert_id: str) -> dict:

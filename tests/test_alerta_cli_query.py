@@ -12,39 +12,14 @@ import os
 import pty
 import select
 import struct
-import sys
 import termios
 import time
 import uuid
-from pathlib import Path
 
-import pytest
 from alertaclient.api import Client
 
+from .alerta_cli import ALERTA, alerta
 from .conftest import ADMIN_KEY, Stack, alert
-
-ALERTA = str(Path(sys.executable).with_name("alerta"))
-
-
-@pytest.fixture
-def cli_env(stack: Stack, tmp_path: Path) -> dict[str, str]:
-    """The client's environment: endpoint and key from variables, an empty config file of its own, and no
-    TERM or PS1 (with either set and stdin not a terminal, some commands read stdin)."""
-    config = tmp_path / "alerta.conf"
-    config.write_text("[DEFAULT]\ntimezone = UTC\n")
-    env = {key: value for key, value in os.environ.items() if key not in ("TERM", "PS1")}
-    env.update(ALERTA_CONF_FILE=str(config), ALERTA_ENDPOINT=stack.url, ALERTA_API_KEY=ADMIN_KEY)
-    return env
-
-
-async def alerta(env: dict[str, str], *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        ALERTA, *args, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, f"alerta {' '.join(args)} failed: {err.decode()}{out.decode()}"
-    return out.decode()
 
 
 def short() -> str:

@@ -15,7 +15,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,20 +23,12 @@ from pathlib import Path
 import aio_pika
 import aiohttp
 
-from services.embedded import free_port
+from services.embedded import free_port, venv_command
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 RPC_TIMEOUT = 5.0  # seconds POST /alert waits for the worker before it answers 202
 SHARDS = 4
 STOP_GRACE = 25.0  # seconds a service may take to stop on SIGTERM
-
-
-def venv_command(name: str) -> str:
-    beside = Path(sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        raise RuntimeError(f"{name} not found beside {sys.executable} nor on PATH")
-    return found
 
 
 @dataclass
