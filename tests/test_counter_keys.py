@@ -17,8 +17,11 @@ from shared.store.counter_keys import (
     counter_id,
     entry_changes,
     escape_field,
+    event_rows,
+    flatten,
     key_filter,
     landed,
+    severity_rows,
     unescape_field,
 )
 
@@ -95,41 +98,52 @@ def fp(ident: str = "a1", status: str = "open", severity: str = "major", event: 
     return Footprint(ident, "host-" + ident, "Production", status, severity, event, services, duplicates)
 
 
-def update_of(changes: Changes, kind: str, last: str, status: str = "open") -> dict[str, Any]:
-    found = [(u, up) for ident, u, up in changes.updates() if ident == counter_id(kind, "Production", status, last)]
+A_ID = counter_id("A", "Production")
+
+
+def b_id(status: str = "open") -> str:
+    return counter_id("B", "Production", status)
+
+
+def r_id(status: str = "open") -> str:
+    return counter_id("R", "Production", status, "NodeDown")
+
+
+def update_of(changes: Changes, ident: str) -> dict[str, Any]:
+    found = [update for each, update, upsert in changes.updates() if each == ident and upsert]
     assert len(found) == 1, changes.updates()
-    return found[0][0]
+    return found[0]
 
 
 def test_a_new_alert_counts_once_per_family() -> None:
-    changes = Changes().change(None, fp(services=("web", "db"), duplicates=3))
-    assert update_of(changes, "A", "major")["$inc"] == {"n": 1}
-    assert update_of(changes, "B", "NodeDown")["$inc"] == {"n": 2, "d": 6}  # weighted by its two services
-    detail = update_of(changes, "R", "NodeDown")
-    assert detail["$inc"] == {"s.web": 1, "s.db": 1}
+    changes = Changes().change(None, fp(services=("web", "db.main"), duplicates=3))
+    assert update_of(changes, A_ID) == {"$inc": {"n.open.major": 1},
+                                        "$setOnInsert": {"kind": "A", "environment": "Production"}}
+    assert update_of(changes, b_id())["$inc"] == {"e.NodeDown.n": 2, "e.NodeDown.d": 6}  # weighted by 2 services
+    detail = update_of(changes, r_id())
+    assert detail["$inc"] == {"s.web": 1, "s.db%2Emain": 1}
     assert detail["$push"]["r"] == {"$each": [["a1", "host-a1"]], "$slice": -TOP_RESOURCES}
     assert detail["$setOnInsert"] == {"kind": "R", "environment": "Production", "status": "open", "event": "NodeDown"}
 
 
 def test_a_duplicate_changes_only_the_duplicate_sum() -> None:
     updates = Changes().change(fp(duplicates=1), fp(duplicates=2)).updates()
-    assert updates == [(counter_id("B", "Production", "open", "NodeDown"), {
-        "$inc": {"d": 1}, "$setOnInsert": {"kind": "B", "environment": "Production", "status": "open",
-                                           "event": "NodeDown"}}, True)]
+    assert updates == [(b_id(), {"$inc": {"e.NodeDown.d": 1}, "$setOnInsert": {
+        "kind": "B", "environment": "Production", "status": "open"}}, True)]
 
 
 def test_a_status_change_moves_the_alert_and_its_sample_entry() -> None:
     changes = Changes().change(fp(status="open"), fp(status="ack"))
-    assert update_of(changes, "A", "major", "open")["$inc"] == {"n": -1}
-    assert update_of(changes, "A", "major", "ack")["$inc"] == {"n": 1}
+    assert update_of(changes, A_ID)["$inc"] == {"n.open.major": -1, "n.ack.major": 1}
+    assert update_of(changes, b_id("ack"))["$inc"] == {"e.NodeDown.n": 1}
     leave = [u for ident, u, upsert in changes.updates() if "$pull" in u]
     assert leave == [{"$pull": {"r": {"$in": [["a1", "host-a1"]]}}}]
-    assert update_of(changes, "R", "NodeDown", "ack")["$push"]["r"]["$each"] == [["a1", "host-a1"]]
+    assert update_of(changes, r_id("ack"))["$push"]["r"]["$each"] == [["a1", "host-a1"]]
 
 
 def test_an_alert_without_services_counts_only_in_the_severity_family() -> None:
     changes = Changes().change(None, fp(services=()))
-    assert [ident for ident, _, _ in changes.updates()] == [counter_id("A", "Production", "open", "major")]
+    assert [ident for ident, _, _ in changes.updates()] == [A_ID]
     assert Changes().change(fp(), fp()).empty()
 
 
@@ -137,8 +151,19 @@ def test_the_sample_keeps_the_last_entries_only() -> None:
     changes = Changes()
     for n in range(TOP_RESOURCES + 5):
         changes.add(fp(f"a{n}"), +1)
-    each = update_of(changes, "R", "NodeDown")["$push"]["r"]["$each"]
+    each = update_of(changes, r_id())["$push"]["r"]["$each"]
     assert len(each) == TOP_RESOURCES and each[0] == ["a5", "host-a5"]
+
+
+def test_coarse_counters_read_back_as_keys() -> None:
+    assert severity_rows({"environment": "Production", "n": {"open": {"minor": 1}, "ack": {"major": 2}}}) == [
+        {"environment": "Production", "status": "open", "severity": "minor", "n": 1},
+        {"environment": "Production", "status": "ack", "severity": "major", "n": 2}]
+    b = {"environment": "Production", "status": "ack", "e": {"Disk%2EFull": {"n": 1, "d": 0}}}
+    assert event_rows(b) == [{"environment": "Production", "status": "ack", "event": "Disk.Full", "n": 1, "d": 0}]
+    changes = Changes().change(None, fp(status="ack", event="Disk.Full", duplicates=0))
+    assert update_of(changes, b_id("ack"))["$inc"] == {"e.Disk%2EFull.n": 1}
+    assert flatten({"n": {"open": {"minor": 1, "major": 0}}, "s": {"web": 2}}) == {"n.open.minor": 1, "s.web": 2}
 
 
 def test_service_names_are_escaped_as_field_names() -> None:

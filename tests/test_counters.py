@@ -167,7 +167,7 @@ async def test_counters_are_built_for_an_existing_database_and_rebuilt_on_demand
     assert (await get(own, "/alerts/count"))["total"] == before["total"]  # by aggregation meanwhile
     await counters.start_up()
     assert await collection.find_one({"_id": BUILT_ID}) is not None and await counters.audit() == []
-    await collection.update_many({"kind": "A"}, {"$inc": {"n": 5}})  # counts off, for whatever reason
+    await collection.update_many({"kind": "A"}, {"$inc": {"n.open.major": 5}})  # off, for whatever reason
     assert await counters.audit() != []
     port = free_port()
     runner = await serve(create_ops_app(own.workers[0]), port)
@@ -181,7 +181,7 @@ async def test_counters_are_built_for_an_existing_database_and_rebuilt_on_demand
     finally:
         await runner.cleanup()
     assert await counters.audit() == []
-    assert await get(own, "/alerts/count") == before | {"total": before["total"] + 0}
+    assert await get(own, "/alerts/count") == before
 
 
 async def backdate(stack: Stack, journal: str | None) -> None:

@@ -44,8 +44,11 @@ from .counter_keys import (
     counter_id,
     entry_changes,
     escape_field,
+    event_rows,
+    flatten,
     key_filter,
     landed,
+    severity_rows,
     unescape_field,
 )
 from .leases import LeaseBusy, Leases
@@ -244,15 +247,16 @@ class Counters:
 
     @timed
     async def severity_keys(self, flt: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        """The ``(environment, status, severity)`` counters with ``n`` that match ``flt``; None when the filter
-        needs another field (or the counters are not built): count by aggregation then."""
+        """``{environment, status, severity, n}`` for every counted key that matches ``flt``; None when the
+        filter needs another field (or the counters are not built): count by aggregation then."""
         match = key_filter(flt, SEVERITY_FIELDS)
         if match is None:
             return None
         docs = await self.counters.find({"kind": {"$in": [SEVERITY, META]}}).to_list(None)
         if not any(doc["_id"] == BUILT_ID for doc in docs):
             return None
-        return [doc for doc in docs if doc["kind"] == SEVERITY and doc.get("n", 0) > 0 and match(doc)]
+        return [row for doc in docs if doc["kind"] == SEVERITY
+                for row in severity_rows(doc) if row["n"] > 0 and match(row)]
 
     @timed
     async def top10(self, flt: Mapping[str, Any]) -> list[dict[str, Any]] | None:
@@ -263,12 +267,15 @@ class Counters:
             return None
         groups: dict[str, dict[str, Any]] = {}
         async for doc in self.counters.find({"kind": EVENT, **pushdown(flt)}):
-            if doc.get("n", 0) > 0 and match(doc):
-                group = groups.setdefault(doc["event"], {"_id": doc["event"], "count": 0, "duplicateCount": 0,
-                                                         "environments": set()})
-                group["count"] += doc["n"]
-                group["duplicateCount"] += doc.get("d", 0)
-                group["environments"].add(doc["environment"])
+            if not match(doc):
+                continue
+            for row in event_rows(doc):
+                if row["n"] > 0:
+                    group = groups.setdefault(row["event"], {"_id": row["event"], "count": 0, "duplicateCount": 0,
+                                                             "environments": set()})
+                    group["count"] += row["n"]
+                    group["duplicateCount"] += row["d"]
+                    group["environments"].add(row["environment"])
         top = sorted(groups.values(), key=lambda g: (-g["count"], -g["duplicateCount"], g["_id"]))[:10]
         await self._details(flt, match, top)
         return top
@@ -306,16 +313,17 @@ class Counters:
         async for doc in self.counters.find({"kind": {"$in": [SEVERITY, EVENT, DETAIL]}}):
             if environments and doc["environment"] not in environments:
                 continue
-            values = {"n": doc.get("n", 0), "d": doc.get("d", 0)}
-            values.update({f"s.{name}": n for name, n in (doc.get("s") or {}).items()})
-            actual[doc["_id"]] = {name: n for name, n in values.items() if n}
+            actual[doc["_id"]] = flatten({name: doc[name] for name in ("n", "e", "s") if name in doc})
             samples[doc["_id"]] = [tuple(entry) for entry in doc.get("r") or ()]  # type: ignore[misc]
+        expected = {ident: values for ident, values in expected.items() if values}
+        actual = {ident: values for ident, values in actual.items() if values}
         problems = [f"{ident}: counted {actual.get(ident, {})}, aggregated {expected.get(ident, {})}"
                     for ident in sorted(expected.keys() | actual.keys())
                     if expected.get(ident, {}) != actual.get(ident, {})]
         return problems + await self._sample_problems(samples)
 
     async def _aggregated(self, scope: dict[str, Any]) -> dict[str, dict[str, int]]:
+        """The counters as an aggregation over the alerts computes them (shaped as ``flatten`` reads them)."""
         key = {"e": "$environment", "s": "$status"}
         served = {**scope, "service.0": {"$exists": True}}
         weight = {"$size": "$service"}
@@ -323,18 +331,21 @@ class Counters:
         pipeline: list[dict[str, Any]] = [
             {"$match": scope}, {"$group": {"_id": {**key, "v": "$severity"}, "n": {"$sum": 1}}}]
         async for row in await self.alerts.aggregate(pipeline):
-            out[counter_id(SEVERITY, row["_id"]["e"], row["_id"]["s"], row["_id"]["v"])]["n"] = row["n"]
+            ident = row["_id"]
+            out[counter_id(SEVERITY, ident["e"])][f"n.{escape_field(ident['s'])}.{escape_field(ident['v'])}"] = row["n"]
         pipeline = [{"$match": served}, {"$group": {
             "_id": {**key, "ev": "$event"}, "n": {"$sum": weight},
             "d": {"$sum": {"$multiply": ["$duplicateCount", weight]}}}}]
         async for row in await self.alerts.aggregate(pipeline):
-            out[counter_id(EVENT, row["_id"]["e"], row["_id"]["s"], row["_id"]["ev"])].update(
-                {name: row[name] for name in ("n", "d") if row[name]})
+            ident = row["_id"]
+            for name in ("n", "d"):
+                if row[name]:
+                    out[counter_id(EVENT, ident["e"], ident["s"])][f"e.{escape_field(ident['ev'])}.{name}"] = row[name]
         pipeline = [{"$match": served}, {"$unwind": "$service"},
                     {"$group": {"_id": {**key, "ev": "$event", "svc": "$service"}, "n": {"$sum": 1}}}]
         async for row in await self.alerts.aggregate(pipeline):
-            ident = counter_id(DETAIL, row["_id"]["e"], row["_id"]["s"], row["_id"]["ev"])
-            out[ident]["s." + escape_field(row["_id"]["svc"])] = row["n"]
+            ident = row["_id"]
+            out[counter_id(DETAIL, ident["e"], ident["s"], ident["ev"])]["s." + escape_field(ident["svc"])] = row["n"]
         return dict(out)
 
     async def _sample_problems(self, samples: dict[str, list[tuple[str, str]]]) -> list[str]:
