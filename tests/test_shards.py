@@ -3,6 +3,7 @@ stops (services/ingest/shards.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aio_pika
@@ -25,22 +26,21 @@ def test_share_is_the_ceiling_of_shards_per_worker() -> None:
 
 
 def test_plan_takes_free_shards_up_to_the_share() -> None:
-    give, take = shards.plan(set(), {0: 0, 1: 1, 2: 0, 3: 1}, workers=2)
+    give, take = shards.plan(set(), {0: 0, 1: 1, 2: 0, 3: 1}, workers=2, waited={0: 1, 2: 1})
     assert give == [] and sorted(take) == [0, 2]
-    give, take = shards.plan({0, 2}, {0: 1, 1: 1, 2: 1, 3: 1}, workers=2)
+    give, take = shards.plan({0, 2}, {0: 1, 1: 1, 2: 1, 3: 1}, workers=2, waited={})
     assert (give, take) == ([], [])
 
 
 def test_plan_gives_back_what_is_above_the_share() -> None:
-    give, take = shards.plan({0, 1, 2, 3}, {0: 1, 1: 1, 2: 1, 3: 1}, workers=2, coin=lambda: 1.0)
+    give, take = shards.plan({0, 1, 2, 3}, {0: 1, 1: 1, 2: 1, 3: 1}, workers=2, waited={})
     assert give == [2, 3] and take == []
 
 
-def test_plan_gives_back_a_shard_two_workers_took_on_a_coin_toss() -> None:
-    mine, counts = {0, 1}, {0: 2, 1: 1, 2: 1, 3: 1}
-    assert shards.plan(mine, counts, workers=2, coin=lambda: 0.9) == ([], [])
-    give, take = shards.plan(mine, counts, workers=2, coin=lambda: 0.1)
-    assert give == [0] and take == []  # and no shard is free to take
+def test_plan_takes_a_shard_left_without_consumer_for_rounds_even_at_its_share() -> None:
+    counts = {0: 1, 1: 1, 2: 0, 3: 1}
+    assert shards.plan({0, 1}, counts, workers=2, waited={2: 1}) == ([], [])  # someone below its share may
+    assert shards.plan({0, 1}, counts, workers=2, waited={2: shards.PATIENCE}) == ([], [2])
 
 
 @pytest_asyncio.fixture
@@ -95,3 +95,19 @@ async def test_two_workers_split_the_shards_and_one_takes_all_when_the_other_sto
     finally:
         await second.stop(grace=2)
         await first.stop(grace=2)
+
+
+async def test_workers_started_together_end_with_one_consumer_per_shard(settings: Settings) -> None:
+    metrics = Metrics()
+    workers = [ingest.create_worker(settings, metrics) for _ in range(2)]
+    try:
+        await asyncio.gather(*(worker.start() for worker in workers))
+
+        async def one_each() -> bool:
+            return await consumer_counts(settings) == [1] * SHARDS
+
+        await eventually(one_each, timeout=20)
+        assert consuming(workers[0]).isdisjoint(consuming(workers[1]))
+        assert len(consuming(workers[0]) | consuming(workers[1])) == SHARDS
+    finally:
+        await asyncio.gather(*(worker.stop(grace=2) for worker in workers))

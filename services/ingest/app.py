@@ -87,11 +87,16 @@ class Worker:
             for index, declared in enumerate(queues)
         ]
         names = Names.from_settings(self.settings)
-        self.balancer = Balancer(self.channel, names.workers, shards, self.metrics)
+        self.balancer = Balancer(self.channel, names.workers, shards, Leases(self.store), self.metrics)
+        self.connection.reconnect_callbacks.add(self._reconnected)
         await self.balancer.start()
         log.info("ingest worker consuming shards %s of %d", self.balancer.consuming, len(queues))
         if self.run_schedules:
             await self._start_schedules()
+
+    def _reconnected(self, _connection: object) -> None:
+        if self.balancer is not None:
+            self.balancer.forget()
 
     async def _start_schedules(self) -> None:
         """Housekeeping and the heartbeat watch; they publish through their own RPC client (confirms, replies)."""

@@ -1,21 +1,26 @@
 """Shard balancing: the ingest workers share the shard queues between them, each consuming about S/N of them.
 
 The shard queues have single-active-consumer, which keeps a shard in order but, left alone, gives every shard to
-the first worker that subscribed: further workers would only stand by. So each worker subscribes only to its share,
-and the broker is the only source of truth it needs (no coordinator, nothing stored):
+the first worker that subscribed: further workers would only stand by. So each worker subscribes only to its share:
 
 * **presence**: every worker consumes ``<ingest>.workers``, a queue nothing is published to; its consumer count is
   the number of live workers N (the broker drops the consumer of a worker whose connection is gone, at once);
 * **share**: ``ceil(S / N)`` shards;
-* **taking**: a worker below its share subscribes to shards that have no consumer at all, in random order (a
-  worker that died leaves its shards without consumers, so they are taken over at the next balancing round);
-* **giving back**: a worker above its share (a worker joined) cancels its consumer on the extra shards; the
-  messages already delivered to it are applied and acknowledged as usual, and another worker takes the shard
-  at one of its next rounds — rounds are a few seconds apart, so the new consumer starts when the old one is done;
-* **duplicates**: two workers that took the same shard at the same moment both see two consumers; each gives it
-  back with probability ½ per round (single-active-consumer keeps only one of them active meanwhile).
+* **one round at a time**: a balancing round runs under a short lease (``ingest-balance``, in the store), so two
+  workers never take the same free shard at once. (The broker cannot tell: for a single-active-consumer queue
+  the consumer count it declares is that of *active* consumers, so a second, waiting consumer is invisible,
+  and a shard it was meant for would go unconsumed.) Consumers are therefore made only by rounds: after a
+  reconnection the robust channel does not restore them; the next round takes shards again;
+* **taking**: a worker below its share subscribes to shards without a consumer, in random order. A worker that
+  died leaves its shards without consumers, so they are taken over at the next round; a shard that stays
+  without a consumer for two rounds in a row is taken even above the share (nothing waits for the balance);
+* **giving back**: a worker above its share (a worker joined) cancels its consumer on the extra shards; what
+  was already delivered to it is applied and acknowledged as usual, and another worker takes the shard at one
+  of its next rounds.
 
-A round is a few passive queue declarations (S + 1), every ``BALANCE_INTERVAL`` seconds with jitter.
+A round is a lease update, a few passive queue declarations (S + 1) and the lease release, every
+``BALANCE_INTERVAL`` seconds with jitter. While the store is unreachable no round runs: shards stay where they
+are (nothing could be written anyway).
 """
 
 from __future__ import annotations
@@ -27,14 +32,19 @@ import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 import aiormq
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustQueue
 
 from shared.metrics import Metrics
+from shared.store.leases import LeaseBusy, Leases
 
 log = logging.getLogger("alertbus.ingest.shards")
 BALANCE_INTERVAL = 2.0  # seconds between balancing rounds (each round waits 0.5–1.5 times this)
+LEASE = "ingest-balance"
+LEASE_TTL = 10.0  # seconds: a worker that dies in a round holds up the others' rounds this long at most
+PATIENCE = 2  # rounds a shard may stay without a consumer before a worker at its share takes it anyway
 Consume = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
@@ -44,7 +54,7 @@ class Shard:
     name: str
     channel: AbstractChannel  # the lane's channel: deliveries of a shard always go to the same lane
     consume: Consume
-    queue: AbstractQueue | None = None
+    queue: AbstractRobustQueue | None = None
     tag: str | None = None
 
 
@@ -57,26 +67,30 @@ def share(shards: int, workers: int) -> int:
     return math.ceil(shards / max(workers, 1))
 
 
-def plan(mine: set[int], consumers: dict[int, int], workers: int, coin: Callable[[], float] = random.random,
-         ) -> tuple[list[int], list[int]]:
-    """One balancing decision: the shards to give back and the shards to take (pure; see the module doc)."""
+def plan(
+    mine: set[int], consumers: dict[int, int], workers: int, waited: dict[int, int],
+) -> tuple[list[int], list[int]]:
+    """One balancing decision: the shards to give back and the shards to take (pure; see the module doc).
+    ``waited``: how many rounds each shard without a consumer has been seen so, this one included."""
     fair = share(len(consumers), workers)
-    give = [index for index in sorted(mine) if consumers.get(index, 0) > 1 and coin() < 0.5]
-    keep = sorted(mine - set(give))
-    if len(keep) > fair:
-        give += keep[fair:]
-        keep = keep[:fair]
+    keep = sorted(mine)
+    give = keep[fair:]
     free = [index for index, count in consumers.items() if count == 0 and index not in mine]
     random.shuffle(free)
-    return give, free[:max(fair - len(keep), 0)]
+    room = max(fair - len(keep), 0)
+    take = free[:room] + [index for index in free[room:] if waited.get(index, 0) >= PATIENCE]
+    return give, take
 
 
 class Balancer:
-    def __init__(self, control: AbstractChannel, presence: str, shards: list[Shard], metrics: Metrics) -> None:
+    def __init__(self, control: AbstractChannel, presence: str, shards: list[Shard], leases: Leases,
+                 metrics: Metrics) -> None:
         self.control = control  # passive declarations (consumer counts) and the presence consumer
         self.presence = presence
         self.shards = shards
+        self.leases = leases
         self.metrics = metrics
+        self.waited: dict[int, int] = {}  # shard -> rounds seen without a consumer in a row
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -86,7 +100,7 @@ class Balancer:
     async def start(self) -> None:
         queue = await self.control.declare_queue(self.presence, durable=True)
         await queue.consume(_ignore, no_ack=True)
-        await self.balance()
+        await self.balance()  # at once: a lone worker (or a restarted one) consumes without waiting a round
         self.task = asyncio.create_task(self._loop(), name="ingest-shard-balancer")
 
     async def stop(self, timeout: float) -> None:
@@ -108,12 +122,29 @@ class Balancer:
             except Exception as exc:  # the broker is away: the next round tries again
                 log.warning("shard balancing round failed: %r", exc)
 
+    def forget(self) -> None:
+        """The connection was lost, and with it every consumer (the robust channel restores none of them)."""
+        for shard in self.shards:
+            if shard.tag is not None:
+                shard.tag = None
+                self.metrics.ingest_shards.dec()
+
     async def balance(self) -> None:
+        """One round, unless another worker's round is running (then the next one)."""
+        try:
+            async with self.leases.hold(LEASE, 0, due_only=False, ttl=LEASE_TTL):
+                await self._round()
+        except LeaseBusy:
+            return
+
+    async def _round(self) -> None:
         channel = await self.control.get_underlay_channel()
         workers = await self._consumers(channel, self.presence)
         consumers = {shard.index: await self._consumers(channel, shard.name) for shard in self.shards}
         mine = {shard.index for shard in self.shards if shard.tag is not None}
-        give, take = plan(mine, consumers, workers)
+        self.waited = {index: self.waited.get(index, 0) + 1 for index, count in consumers.items()
+                       if count == 0 and index not in mine}
+        give, take = plan(mine, consumers, workers, self.waited)
         for index in give:
             await self._give_back(self.shards[index])
         for index in take:
@@ -129,8 +160,10 @@ class Balancer:
     async def _take(self, shard: Shard) -> None:
         # Declared (passively) on the lane channel, not just named: the robust channel restores the queues
         # declared on it, and with them their consumers, after a reconnection.
-        shard.queue = shard.queue or await shard.channel.get_queue(shard.name)
-        shard.tag = await shard.queue.consume(shard.consume, no_ack=False)
+        shard.queue = shard.queue or cast(AbstractRobustQueue, await shard.channel.get_queue(shard.name))
+        # Not robust: a consumer restored behind the round's back could wait unseen (see the module doc).
+        shard.tag = await shard.queue.consume(shard.consume, no_ack=False, robust=False)
+        self.waited.pop(shard.index, None)
         self.metrics.ingest_shards.inc()
 
     async def _give_back(self, shard: Shard) -> None:
