@@ -154,7 +154,7 @@ class Stack:
         queues, exchanges = _listed_names(self.prefix)
         shards = int(self.extra_env.get("INGEST_SHARDS", "8"))
         queues |= {f"{self.prefix}alertbus.ingest.{index}" for index in range(shards)}
-        queues.add(f"{self.prefix}alertbus.dead")
+        queues |= {f"{self.prefix}alertbus.dead", f"{self.prefix}alertbus.ingest.workers"}
         exchanges |= {f"{self.prefix}alertbus.ingest", f"{self.prefix}alertbus.dlx"}
         deleted = 0
         connection = await aio_pika.connect(self.amqp_url, timeout=10)

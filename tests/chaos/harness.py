@@ -284,7 +284,7 @@ async def ready_messages(prefix: str) -> dict[str, int]:
 async def delete_topology(prefix: str) -> None:
     """Delete this run's queues and exchanges (one channel each: a failed delete closes its channel)."""
     names = [("queue", f"{prefix}alertbus.ingest.{n}") for n in range(SHARDS)]
-    names += [("queue", f"{prefix}alertbus.dead")]
+    names += [("queue", f"{prefix}alertbus.dead"), ("queue", f"{prefix}alertbus.ingest.workers")]
     names += [("exchange", f"{prefix}alertbus.{name}") for name in ("ingest", "dlx", "events")]
     connection = await aio_pika.connect(AMQP_URL, timeout=10)
     async with connection:

@@ -46,11 +46,11 @@ async def test_kill_9_of_a_worker_mid_batch_loses_nothing(chaos_stack: ChaosStac
     injected = time.monotonic()
     await chaos_stack.signal_and_wait(victim, signal.SIGKILL)
     chaos_stack.resume("store")
-    await scenario.recovered("standby worker took over", injected)
-    standby = [name for name in chaos_stack.worker_names if name != victim]
+    await scenario.recovered("the other worker took over its shards", injected)
+    others = [name for name in chaos_stack.worker_names if name != victim]
     recognised = sum([await chaos_stack.metric("alertbus_messages_redelivered_skipped_total", name)
-                      for name in standby])
-    scenario.notes.append(f"{victim} killed while its batches waited on the frozen store; the standby worker "
+                      for name in others])
+    scenario.notes.append(f"{victim} killed while its batches waited on the frozen store; the other worker "
                           f"recognised {recognised:.0f} redelivered messages as applied already (written, not acked)")
     chaos_stack.restart(victim)
     await chaos_stack.wait_until_ready()
