@@ -41,7 +41,7 @@ class BadInput(ValueError):
 
 
 def _check_storable(value: Any, path: str, depth: int = 0) -> None:
-    """Reject what the database cannot store (integers beyond 64 bits, absurd nesting)."""
+    """Reject what the database cannot store (integers beyond 64 bits, NUL in a key, absurd nesting)."""
     if depth > MAX_DEPTH:
         raise ValidationError(f"{path} is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, bool) or value is None:
@@ -51,6 +51,8 @@ def _check_storable(value: Any, path: str, depth: int = 0) -> None:
             raise ValidationError(f"{path} holds an integer outside the 64-bit range")
     elif isinstance(value, dict):
         for key, item in value.items():
+            if "\x00" in key:  # BSON keys are NUL-terminated: the document could never be written
+                raise ValidationError(f"{path} has a key with a NUL character")
             _check_storable(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):

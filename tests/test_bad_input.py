@@ -59,6 +59,9 @@ async def test_missing_mandatory_field(stack: Stack, missing: str) -> None:
         ("attributes", {"a.b": 1}),
         ("attributes", {"$where": 1}),
         ("attributes", {"big": 2**70}),
+        ("attributes", {"a\x00b": 1}),
+        ("attributes", {"a": {"deep\x00key": 1}}),
+        ("rawData", {"k\x00": "v"}),
         ("resource", {"nested": True}),
     ],
 )
@@ -80,6 +83,9 @@ async def test_bad_heartbeat(stack: Stack) -> None:
     assert_error(status, reply, 400, "tags")
     status, reply = await stack.request("POST", "/heartbeat", {"origin": "x", "timeout": "1"})
     assert_error(status, reply, 400, "timeout")
+    # A key the database cannot store (BSON keys end at a NUL) is refused here, not dead-lettered later.
+    status, reply = await stack.request("POST", "/heartbeat", {"origin": "x", "attributes": {"a\x00": "1"}})
+    assert_error(status, reply, 400, "attributes")
 
 
 async def test_unknown_route_and_method_are_json(stack: Stack) -> None:
