@@ -152,7 +152,7 @@ class Settings:
     shards: int = 8
     prefetch: int = 500
     batch_size: int = 500
-    lanes: int = 4
+    lanes: int = 1
     batch_wait_ms: int = 5
     max_deliveries: int = 5
     log_level: str = "INFO"
@@ -217,7 +217,7 @@ class Settings:
             shards=_int(env, "INGEST_SHARDS", 8, 1, 256),
             prefetch=_int(env, "INGEST_PREFETCH", 500, 1, 65535),
             batch_size=_int(env, "INGEST_BATCH_SIZE", 500, 1, 10000),
-            lanes=_int(env, "INGEST_LANES", 4, 1, 256),
+            lanes=_int(env, "INGEST_LANES", 1, 1, 256),
             batch_wait_ms=_int(env, "INGEST_BATCH_WAIT_MS", 5, 0, 10000),
             max_deliveries=_int(env, "MAX_DELIVERIES", 5, 1, 1000),
             log_level=log_level,
