@@ -160,25 +160,39 @@ class Worker:
 
     async def _run_batches(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> None:
         assert self.settler is not None
+        previous: asyncio.Task[None] | None = None
         while True:
             batch = await self._next_batch(inbox)
             if self.stopping.is_set() and self.store_down:
                 await self.settler.give_back(batch, "the store is unavailable and the worker is stopping")
                 continue
+            written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             # Shielded: a shutdown must not cut a batch between its write and its acks (stop() cancels it
             # only once its grace is over).
-            task = asyncio.create_task(self._handle(batch), name="ingest-batch")
+            task = asyncio.create_task(self._guarded(batch, written, previous), name="ingest-batch")
             self.batches[task] = batch
             task.add_done_callback(lambda done: self.batches.pop(done, None))
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a lane outlives any one batch; its messages go back, to be tried again
-                log.exception("batch of %d messages failed", len(batch))
-                await self.settler.give_back(batch, "the batch failed")
+            previous = task
+            # The next batch starts once this one is written (so its reads see these writes), while this one's
+            # replies, events and acknowledgements go out.
+            await asyncio.shield(written)
 
-    async def _handle(self, batch: list[AbstractIncomingMessage]) -> None:
+    async def _guarded(self, batch: list[AbstractIncomingMessage], written: asyncio.Future[None],
+                       previous: asyncio.Task[None] | None) -> None:
+        assert self.settler is not None
+        try:
+            await self._handle(batch, written, previous)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a lane outlives any one batch; its messages go back, to be tried again
+            log.exception("batch of %d messages failed", len(batch))
+            await self.settler.give_back(batch, "the batch failed")
+        finally:
+            if not written.done():
+                written.set_result(None)
+
+    async def _handle(self, batch: list[AbstractIncomingMessage], written: asyncio.Future[None],
+                      previous: asyncio.Task[None] | None) -> None:
         assert self.processor is not None and self.settler is not None
         started = asyncio.get_running_loop().time()
         delay = 0.2
@@ -197,6 +211,10 @@ class Worker:
                     await self.settler.give_back(batch, "the store is unavailable and the worker is stopping")
                     return
                 delay = min(delay * 2, MAX_RETRY_DELAY)
+        written.set_result(None)
+        if previous is not None:
+            # Settled in batch order: an acknowledgement covers every earlier delivery of the lane's channel.
+            await asyncio.wait([previous])
         await self.settler.publish_events([item.event for item in items if item.event is not None])
         await self.settler.settle_batch(items)
         self.metrics.batch_size.observe(len(batch))
