@@ -43,7 +43,10 @@ from shared.store.leases import LeaseBusy, Leases
 log = logging.getLogger("alertbus.ingest.shards")
 BALANCE_INTERVAL = 2.0  # seconds between balancing rounds (each round waits 0.5–1.5 times this)
 LEASE = "ingest-balance"
-LEASE_TTL = 10.0  # seconds: a worker that dies in a round holds up the others' rounds this long at most
+# Seconds: a worker that dies in a round (say, while the store hangs) holds up the others' rounds this long at
+# most, so its shards wait that long for a new consumer. A round takes milliseconds; one that outlasts the lease
+# may overlap another's, and the patience rule takes any shard that ends up without a consumer.
+LEASE_TTL = 4.0
 PATIENCE = 2  # rounds a shard may stay without a consumer before a worker at its share takes it anyway
 Consume = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
@@ -104,10 +107,16 @@ class Balancer:
         self.task = asyncio.create_task(self._loop(), name="ingest-shard-balancer")
 
     async def stop(self, timeout: float) -> None:
-        """Stop balancing and cancel every consumer (bounded: a cancel waits for a reconnecting channel)."""
+        """Cancel every consumer first — deliveries must stop at once, even while a round waits on an unreachable
+        store — then stop balancing; each step bounded (a cancel waits for a reconnecting channel)."""
         if self.task is not None:
             self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        await self._give_back_all(timeout)
+        if self.task is not None:
+            await asyncio.wait([self.task], timeout=timeout)
+            await self._give_back_all(timeout)  # a shard the cancelled round took after all
+
+    async def _give_back_all(self, timeout: float) -> None:
         for shard in self.shards:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._give_back(shard), timeout)
