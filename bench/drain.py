@@ -70,9 +70,13 @@ class StoreProbe:
         self.alerts = self.client.get_default_database()["alerts"]
 
     async def stored(self, ids: list[str]) -> dict[str, Stored]:
-        cursor = self.alerts.find({"lastReceiveId": {"$in": ids}}, FIELDS)
+        # On the multikey lookup index (``_keys`` holds each alert's id and lastReceiveId, see
+        # shared/store/core.py); an alert found by its own id only is left out below.
+        cursor = self.alerts.find({"_keys": {"$in": ids}}, FIELDS)
+        wanted = set(ids)
         return {doc["lastReceiveId"]: Stored(_utc(doc["lastReceiveTime"]), doc.get("severity", ""),
-                                             doc.get("duplicateCount", -1)) async for doc in cursor}
+                                             doc.get("duplicateCount", -1))
+                async for doc in cursor if doc.get("lastReceiveId") in wanted}
 
     async def close(self) -> None:
         await self.client.close()
