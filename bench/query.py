@@ -41,14 +41,14 @@ from shared.rules import create
 from shared.severity import SEVERITIES, severity_code
 from shared.store import open_store
 from shared.store.counters import Counters
-from shared.store.queries import (
+from shared.store.pipelines import (
     RECENT_WINDOWS,
-    AlertQueries,
     by_severity_and_status,
     match_stages,
     page_pipeline,
     severity_slices,
 )
+from shared.store.queries import AlertQueries
 
 ENVIRONMENTS = {"Production": 50, "Development": 25, "Staging": 15, "QA": 10}
 SEVERITY_WEIGHTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.store.queries import (
+from shared.store.pipelines import (
     Counts,
     by_severity_then_time,
     match_stages,
