@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
+from urllib.parse import unquote
 
 from aio_pika.abc import AbstractConnection
 from aiohttp import web
@@ -68,6 +69,29 @@ def base_url(request: web.Request, api_prefix: bool = False) -> str:
     return f"{request.scheme}://{request.host}{prefix}"
 
 
+DECODE_ROUNDS = 3  # a path decoded this many times and still changing is refused (layered encodings)
+
+
+def path_problem(raw_path: str) -> str | None:
+    """Why a request path is refused before routing and authentication, or None. Dot segments (``.``, ``..``),
+    encoded slashes and backslashes are refused in every encoding (``%2e``, ``%2f``, ``%5c``, double encodings):
+    no route of the Alerta API needs them, and a URL library downstream would resolve them into another route
+    than the one authorised."""
+    path = raw_path
+    for _ in range(DECODE_ROUNDS):
+        if "\\" in path:
+            return "the path must not contain a backslash"
+        if any(segment in (".", "..") for segment in path.split("/")):
+            return "the path must not contain dot segments ('.' or '..')"
+        decoded = unquote(path, errors="strict")
+        if decoded == path:
+            return None
+        if decoded.count("/") != path.count("/"):
+            return "the path must not contain an encoded slash"
+        path = decoded
+    return "the path is encoded too many times"
+
+
 def _route_name(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "unmatched"
@@ -112,6 +136,17 @@ def make_middlewares(service: str, metrics: Metrics, cors_origins: tuple[str, ..
         return response
 
     @web.middleware
+    async def paths(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Refuse ambiguous paths before any route or authentication decision sees them."""
+        try:
+            problem = path_problem(request.raw_path.partition("?")[0])
+        except UnicodeDecodeError:
+            problem = "the path is not valid percent-encoded UTF-8"
+        if problem:
+            raise ApiError(400, problem)
+        return await handler(request)
+
+    @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
@@ -127,7 +162,7 @@ def make_middlewares(service: str, metrics: Metrics, cors_origins: tuple[str, ..
             response.headers["Access-Control-Max-Age"] = "21600"
         return response
 
-    return [errors, cors]
+    return [errors, paths, cors]
 
 
 def add_routes(app: web.Application, routes: list[tuple[str, str, Handler]]) -> None:

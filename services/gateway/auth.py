@@ -13,29 +13,29 @@ from shared.webhooks import PAGERDUTY_PATHS, SIGNATURE_HEADER
 
 from .keys import KEYRING, SETTINGS
 
-OPEN_PREFIXES = ("/_", "/management", "/metrics", "/config", "/openapi.json", "/api/_", "/api/management",
-                 "/api/metrics", "/api/config", "/api/openapi.json")
-KEYED_PATHS = ("/management/housekeeping", "/api/management/housekeeping")  # under an open prefix, but admin only
+# Routes that answer without a key, by the route a request matched (never by a prefix of its path: the catch-all
+# read forwarder matches any path, and a path that merely starts like an open route is still a keyed read).
+OPEN_ROUTES = frozenset({"/_", "/management/gtg", "/management/healthcheck", "/management/status",
+                         "/management/manifest", "/metrics", "/config", "/openapi.json"})
 PRINCIPAL = web.RequestKey("principal", Principal)
 PAGERDUTY = Principal("pagerduty", frozenset({"write"}))
 
 
+def route_path(request: web.Request) -> str:
+    """The path pattern of the route a request matched, without the ``/api`` prefix ("" when none matched)."""
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else ""
+    return path[len("/api"):] if path.startswith("/api/") else path
+
+
 def is_open(request: web.Request) -> bool:
-    if request.method == "OPTIONS":
-        return True
-    path = request.path
-    if path in KEYED_PATHS:
-        return False
-    return path in ("/", "/api", "/api/") or any(
-        path == prefix or path.startswith(prefix + "/") for prefix in OPEN_PREFIXES
-    )
+    return request.method == "OPTIONS" or route_path(request) in OPEN_ROUTES
 
 
 def is_signed_webhook(request: web.Request, settings: Settings) -> bool:
     """A PagerDuty webhook that carries a signature while a secret is set: the hooks service verifies it."""
-    path = request.path[len("/api"):] if request.path.startswith("/api/") else request.path
-    return (bool(settings.pagerduty_webhook_secret) and request.method == "POST" and path in PAGERDUTY_PATHS
-            and SIGNATURE_HEADER in request.headers)
+    return (bool(settings.pagerduty_webhook_secret) and request.method == "POST"
+            and route_path(request) in PAGERDUTY_PATHS and SIGNATURE_HEADER in request.headers)
 
 
 async def authenticate(keyring: KeyRing, key: str) -> Principal | None:

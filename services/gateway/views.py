@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from shared.broker import ALERT, HEARTBEAT, BrokerUnavailable
 from shared.housekeeping import NAME as HOUSEKEEPING
@@ -93,23 +94,24 @@ async def post_heartbeat(request: web.Request) -> web.Response:
 
 
 async def forward(request: web.Request) -> web.StreamResponse:
-    """Pass a read to the query service, with the public base URL so that hrefs point at the gateway."""
+    """Pass a read to the query service, with the public base URL so that hrefs point at the gateway. The path
+    goes downstream exactly as it was checked (``paths`` middleware: no dot segments, no encoded slashes) and
+    authorised here, never re-decoded or resolved on the way."""
     require(request, "read")
     settings = request.app[SETTINGS]
-    path = request.match_info.get("tail", "")
-    api = request.path.startswith("/api/")
+    raw_path = request.raw_path.partition("?")[0]
+    api = raw_path.startswith("/api/")
     if api:
-        path = path[len("api/"):]
+        raw_path = raw_path[len("/api"):]
     params = [(k, v) for k, v in request.query.items() if k != "api-key"]
     headers = {
         BASE_HEADER: base_url(request, api_prefix=api),
         REQUEST_ID: request_id(request),
         "Accept": "application/json",
     }
+    url = URL(settings.query_url.rstrip("/") + raw_path, encoded=True)
     try:
-        async with request.app[CLIENT].get(
-            f"{settings.query_url}/{path}", params=params, headers=headers, allow_redirects=False
-        ) as upstream:
+        async with request.app[CLIENT].get(url, params=params, headers=headers, allow_redirects=False) as upstream:
             body = await upstream.read()
             out = web.Response(body=body, status=upstream.status)
             for name, value in upstream.headers.items():
