@@ -6,6 +6,7 @@ A bad value raises ``SettingsError`` naming the variable; nothing falls back sil
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -85,6 +86,27 @@ def _regexes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         except re.error as exc:
             raise SettingsError(f"{name} has an invalid regular expression {pattern!r}: {exc}") from None
     return patterns
+
+
+def _public_url(env: Mapping[str, str]) -> str:
+    value = env.get("PUBLIC_URL", "").strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError(f"PUBLIC_URL must be an http(s) URL without query, like https://alerts.example.com, "
+                            f"got {value!r}")
+    return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    networks = _list(env, name, ())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name} must list IP addresses or networks (CIDR), got {network!r}") from None
+    return networks
 
 
 def _operations(env: Mapping[str, str]) -> dict[str, Any]:
@@ -173,6 +195,13 @@ class Settings:
     pagerduty_filter: tuple[FilterClause, ...] = ()
     pagerduty_max_attempts: int = 5
     pagerduty_retry_delay_ms: int = 1000
+    # Shared between the services of one installation: internal services (query, hooks) answer only callers
+    # that present it, and it signs the gateway's broker messages (what a direct publisher cannot assert).
+    service_secret: str = field(default="", repr=False)
+    public_url: str = ""  # the gateway's public base URL for href, Location and /config's endpoint
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-Proto/-Host/-Prefix are believed
+    store_max_time_ms: int = 5000  # bound on every read query's running time in the store (503 beyond)
+    pagerduty_replay_window: int = 600  # seconds a signed PagerDuty event id is remembered; older ones refused
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -222,6 +251,11 @@ class Settings:
             max_deliveries=_int(env, "MAX_DELIVERIES", 5, 1, 1000),
             log_level=log_level,
             data_dir=_text(env, "DATA_DIR", "./data"),
+            service_secret=env.get("SERVICE_SECRET", "").strip(),
+            public_url=_public_url(env),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+            store_max_time_ms=_int(env, "STORE_MAX_TIME_MS", 5000, 10, 3_600_000),
+            pagerduty_replay_window=_int(env, "PAGERDUTY_REPLAY_WINDOW", 600, 10, 86400),
             hooks_url=_url(env, "HOOKS_URL", f"http://127.0.0.1:{hooks_port}", ("http", "https")).rstrip("/"),
             **_pagerduty(env),
             **_operations(env),

@@ -27,6 +27,7 @@ from shared.settings import Settings
 from shared.store import Store, open_store
 
 ADMIN_KEY = "test-admin-key-" + uuid.uuid4().hex
+SERVICE_SECRET = "test-service-secret-" + uuid.uuid4().hex
 
 
 @dataclass
@@ -86,6 +87,7 @@ def make_settings(store_url: str, **overrides: Any) -> Settings:
         "QUERY_PORT": str(free_port()),
         "HOOKS_PORT": str(free_port()),
         "ADMIN_KEY": ADMIN_KEY,
+        "SERVICE_SECRET": SERVICE_SECRET,
         "INGEST_SHARDS": "4",
         "RPC_TIMEOUT": "20",
         "MAX_DELIVERIES": "3",
