@@ -59,6 +59,7 @@ class Stack:
             "QUERY_PORT": str(self.query_port),
             "HOOKS_PORT": str(self.hooks_port),
             "ADMIN_KEY": self.admin_key,
+            "SERVICE_SECRET": self.admin_key + "-services",
             "AUTH_REQUIRED": "true",
             # Per-request logging would measure the log handler, not the service.
             "LOG_LEVEL": "WARNING",

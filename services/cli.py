@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import sys
 from contextlib import AsyncExitStack
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from shared import logs
 from shared.broker import BrokerUnavailable, connect
+from shared.http import SERVER_OPTIONS
 from shared.metrics import Metrics
 from shared.settings import Settings, SettingsError
 
@@ -25,7 +27,7 @@ log = logging.getLogger("alertbus")
 
 
 async def serve(stack: AsyncExitStack, app: web.Application, host: str, port: int, variable: str) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_OPTIONS)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     try:
@@ -70,7 +72,8 @@ async def run_all(settings: Settings) -> None:
         await worker.start()
         stack.push_async_callback(worker.stop)
         await serve(stack, query.create_app(settings, metrics), "127.0.0.1", settings.query_port, "QUERY_PORT")
-        await serve(stack, hooks.create_app(settings, metrics), settings.host, settings.hooks_port, "HOOKS_PORT")
+        # The internal services listen on loopback only: the gateway is the one public entry point.
+        await serve(stack, hooks.create_app(settings, metrics), "127.0.0.1", settings.hooks_port, "HOOKS_PORT")
         await serve(stack, gateway.create_app(settings, metrics), settings.host, settings.port, "PORT")
         url = f"http://{settings.host}:{settings.port}"
         print(f"alertbus is running at {url}  (also under {url}/api)", flush=True)
@@ -104,12 +107,25 @@ async def run_one(name: str, settings: Settings) -> None:
         await stop.wait()
 
 
+def service_settings(command: str) -> Settings:
+    """The settings of ``command``. ``alertbus run`` makes a fresh SERVICE_SECRET when none is set (its services
+    share the process); a service started alone must be given the installation's secret, or the gateway could
+    not reach the internal services and the ingest worker could not tell its messages from direct ones."""
+    settings = Settings.from_env()
+    if settings.service_secret:
+        return settings
+    if command == "run":
+        return settings.with_(service_secret=secrets.token_urlsafe(32))
+    raise SettingsError("SERVICE_SECRET must be set (the same long random value for every service of an "
+                        "installation) to run a service alone")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alertbus", description="Alerta API v3 alert server over RabbitMQ")
     parser.add_argument("command", choices=["run", "gateway", "ingest", "query", "hooks"])
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = service_settings(args.command)
     except SettingsError as exc:
         print(f"alertbus: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,9 +22,12 @@ from aiohttp import web
 
 from .schemas import SCOPES
 from .store import StoreUnavailable
-from .store.accounts import Accounts
+from .store.accounts import BOOTSTRAP_PREFIX, Accounts
+
+log = logging.getLogger("alertbus.auth")
 
 CACHE_SECONDS = 10.0
+CACHE_ENTRIES = 10_000  # lookups remembered (valid and invalid keys alike), least recently used dropped first
 KEY_BYTES = 30  # 240 bits
 PREFIX_LENGTH = 8
 DEFAULT_KEY_DAYS = 365
@@ -42,7 +47,8 @@ ANONYMOUS = Principal("anonymous", frozenset(SCOPES))
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    # surrogatepass: a header or query value may hold anything; such a key matches no stored hash.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_key() -> str:
@@ -73,17 +79,20 @@ class KeyRing:
         self.accounts = accounts
         self.admin_hash = hash_key(admin_key) if admin_key else ""
         self.admin_users = frozenset(admin_users)
-        self.cache: dict[str, tuple[float, Principal | None]] = {}
+        self.cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
         self.usage: dict[str, tuple[int, datetime]] = {}
 
     async def bootstrap(self) -> None:
-        """Indexes, and the ``ADMIN_KEY`` stored (hashed) as an admin key; idempotent."""
+        """Indexes, and the ``ADMIN_KEY`` stored (hashed) as the one bootstrap admin key: whatever ADMIN_KEY says
+        now (a key from an earlier ADMIN_KEY is deleted, none is kept when it is unset); idempotent."""
         await self.accounts.ensure_indexes()
+        doc = None
         if self.admin_hash:
             doc = key_document("", "admin", list(SCOPES), "bootstrap admin key (ADMIN_KEY)", None,
                                datetime.now(UTC))
-            doc.update(hash=self.admin_hash, prefix="ADMIN_KEY", expireTime=None)
-            await self.accounts.ensure_key(doc)
+            doc.update(hash=self.admin_hash, prefix=BOOTSTRAP_PREFIX, expireTime=None)
+        if await self.accounts.ensure_bootstrap_key(doc):
+            log.warning("ADMIN_KEY changed: the bootstrap key of the earlier ADMIN_KEY was revoked")
 
     async def authenticate(self, key: str) -> Principal | None:
         """The key's principal (None: unknown, revoked or expired); raises ``StoreUnavailable`` only for a key
@@ -92,7 +101,11 @@ class KeyRing:
         if self.admin_hash and hmac.compare_digest(digest, self.admin_hash):
             return Principal("admin", frozenset(SCOPES))
         cached = self.cache.get(digest)
-        principal = cached[1] if cached and cached[0] > time.monotonic() else await self._lookup(digest)
+        if cached and cached[0] > time.monotonic():
+            self.cache.move_to_end(digest)
+            principal = cached[1]
+        else:
+            principal = await self._lookup(digest)
         if principal is not None and principal.key_id:
             count, _ = self.usage.get(principal.key_id, (0, datetime.now(UTC)))
             self.usage[principal.key_id] = (count + 1, datetime.now(UTC))
@@ -109,15 +122,27 @@ class KeyRing:
             # A key looked up before keeps its last answer through a store outage (for another cache period at a
             # time, so that requests do not each wait for the store): producers go on sending alerts through a
             # database outage, which is what the broker in between is for.
-            self.cache[digest] = (now + CACHE_SECONDS, cached[1])
+            self._remember(digest, now + CACHE_SECONDS, cached[1])
             return cached[1]
         principal = self._principal(doc)
         expires = doc.get("expireTime") if doc else None
         ttl = CACHE_SECONDS
         if expires is not None:  # never cache a key past its expiry
             ttl = min(ttl, (expires - datetime.now(UTC)).total_seconds())
-        self.cache[digest] = (now + ttl, principal)
+        self._remember(digest, now + ttl, principal)
         return principal
+
+    def is_known(self, key: str) -> bool:
+        """Is this key's lookup cached (so that checking it costs no store round-trip)?"""
+        digest = hash_key(key)
+        return digest == self.admin_hash or digest in self.cache
+
+    def _remember(self, digest: str, until: float, principal: Principal | None) -> None:
+        # Bounded: a client sending a new invalid key per request must not grow the process without end.
+        self.cache[digest] = (until, principal)
+        self.cache.move_to_end(digest)
+        while len(self.cache) > CACHE_ENTRIES:
+            self.cache.popitem(last=False)
 
     def _principal(self, doc: dict[str, Any] | None) -> Principal | None:
         if doc is None:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
-from urllib.parse import unquote
 
 from aio_pika.abc import AbstractConnection
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import logs
+from .edge import BASE_HEADER, PublicBase, is_internal_caller, path_problem, valid_request_id
 from .metrics import Metrics
 from .render import heartbeat_body
 from .schemas import BadInput
@@ -31,7 +31,6 @@ log = logging.getLogger("alertbus.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = "X-Request-ID"
 RID = web.RequestKey("request_id", str)
-BASE_HEADER = "X-Alertbus-Base"  # the public base URL, passed by the gateway to internal services
 CORS_HEADERS = "Origin, X-Requested-With, Content-Type, Accept, Authorization, X-API-Key, X-Request-ID, Prefer"
 CORS_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 
@@ -39,9 +38,9 @@ CORS_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 class ApiError(Exception):
     """An error with an HTTP status, rendered as Alerta's JSON error body."""
 
-    def __init__(self, code: int, message: str, errors: Any = None) -> None:
+    def __init__(self, code: int, message: str, errors: Any = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.code, self.message, self.errors = code, message, errors
+        self.code, self.message, self.errors, self.headers = code, message, errors, headers or {}
 
 
 def dumps(body: Any) -> str:
@@ -61,35 +60,18 @@ def request_id(request: web.Request) -> str:
     return request.get(RID, "")
 
 
+PUBLIC = web.RequestKey("public_base", PublicBase)
+GATEWAY_CALL = web.RequestKey("gateway_call", bool)  # an internal service's caller presented SERVICE_SECRET
+
+
 def base_url(request: web.Request, api_prefix: bool = False) -> str:
-    forwarded = request.headers.get(BASE_HEADER)
-    if forwarded:
-        return forwarded.rstrip("/")
-    prefix = "/api" if api_prefix and request.path.startswith("/api/") else ""
-    return f"{request.scheme}://{request.host}{prefix}"
-
-
-DECODE_ROUNDS = 3  # a path decoded this many times and still changing is refused (layered encodings)
-
-
-def path_problem(raw_path: str) -> str | None:
-    """Why a request path is refused before routing and authentication, or None. Dot segments (``.``, ``..``),
-    encoded slashes and backslashes are refused in every encoding (``%2e``, ``%2f``, ``%5c``, double encodings):
-    no route of the Alerta API needs them, and a URL library downstream would resolve them into another route
-    than the one authorised."""
-    path = raw_path
-    for _ in range(DECODE_ROUNDS):
-        if "\\" in path:
-            return "the path must not contain a backslash"
-        if any(segment in (".", "..") for segment in path.split("/")):
-            return "the path must not contain dot segments ('.' or '..')"
-        decoded = unquote(path, errors="strict")
-        if decoded == path:
-            return None
-        if decoded.count("/") != path.count("/"):
-            return "the path must not contain an encoded slash"
-        path = decoded
-    return "the path is encoded too many times"
+    """The public base URL for links in an answer: on an internal service, what the (authenticated) gateway
+    passed; on the gateway, from configuration (see ``PublicBase``), never from what a client sent."""
+    if request.get(GATEWAY_CALL):
+        forwarded = request.headers.get(BASE_HEADER, "")
+        if forwarded:
+            return forwarded.rstrip("/")
+    return request[PUBLIC].for_request(request, api_prefix)
 
 
 def _route_name(request: web.Request) -> str:
@@ -103,6 +85,7 @@ async def _handle(request: web.Request, handler: Handler, rid: str) -> web.Strea
         response = await handler(request)
     except ApiError as exc:
         response = error_response(exc.code, exc.message, rid, exc.errors)
+        response.headers.update(exc.headers)
     except BadInput as exc:
         response = error_response(400, exc.message, rid, exc.errors)
     except web.HTTPRequestEntityTooLarge:
@@ -119,14 +102,27 @@ async def _handle(request: web.Request, handler: Handler, rid: str) -> web.Strea
     return response
 
 
-def make_middlewares(service: str, metrics: Metrics, cors_origins: tuple[str, ...]) -> list[Any]:
+def make_middlewares(service: str, metrics: Metrics, settings: Settings, *, internal: bool = False) -> list[Any]:
+    """The middlewares of every HTTP service. ``internal``: the service answers only the gateway (which presents
+    ``SERVICE_SECRET``), but for the operations routes."""
+    cors_origins = settings.cors_origins
+    public = PublicBase.from_config(settings.public_url, settings.trusted_proxies, settings.host, settings.port)
+
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        rid = request.headers.get(REQUEST_ID) or str(uuid.uuid4())
+        sent = request.headers.get(REQUEST_ID)
+        rid = sent if sent and valid_request_id(sent) else str(uuid.uuid4())
         request[RID] = rid
+        request[PUBLIC] = public
         started = time.perf_counter()
+        response: web.StreamResponse
         with logs.bound(rid):  # every log line of the request carries its id
-            response = await _handle(request, handler, rid)
+            if sent and rid != sent:  # refused, not replaced: the client would look for its own id
+                response = error_response(400, f"the {REQUEST_ID} header must be 1 to 200 printable ASCII "
+                                               "characters", rid)
+                response.headers[REQUEST_ID] = rid
+            else:
+                response = await _handle(request, handler, rid)
         route = _route_name(request)
         metrics.http_requests.labels(service, route, str(response.status)).inc()
         metrics.http_seconds.labels(service, route).observe(time.perf_counter() - started)
@@ -147,6 +143,13 @@ def make_middlewares(service: str, metrics: Metrics, cors_origins: tuple[str, ..
         return await handler(request)
 
     @web.middleware
+    async def gateway_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_internal_caller(request, settings.service_secret):
+            raise ApiError(401, f"this is an internal {service} service: only the gateway may call it")
+        request[GATEWAY_CALL] = True
+        return await handler(request)
+
+    @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
@@ -162,7 +165,7 @@ def make_middlewares(service: str, metrics: Metrics, cors_origins: tuple[str, ..
             response.headers["Access-Control-Max-Age"] = "21600"
         return response
 
-    return [errors, paths, cors]
+    return [errors, paths, gateway_only, cors] if internal else [errors, paths, cors]
 
 
 def add_routes(app: web.Application, routes: list[tuple[str, str, Handler]]) -> None:
@@ -172,10 +175,25 @@ def add_routes(app: web.Application, routes: list[tuple[str, str, Handler]]) -> 
         app.router.add_route(method, "/api" + path, handler)
 
 
+# Slow clients: a connection that has not sent a whole request head within this many seconds (and an idle
+# keep-alive connection) is closed, and a body must arrive within BODY_SECONDS, so that a client trickling bytes
+# cannot hold a connection (and its memory) for long. Passed to every aiohttp server alertbus starts.
+SERVER_OPTIONS: dict[str, Any] = {"keepalive_timeout": 15.0, "max_line_size": 8190, "max_field_size": 8190,
+                                  "max_headers": 64}
+BODY_SECONDS = 30.0
+
+
+async def read_body(request: web.Request) -> bytes:
+    try:
+        return await asyncio.wait_for(request.read(), BODY_SECONDS)
+    except TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {BODY_SECONDS:.0f} s") from None
+
+
 async def read_json(request: web.Request) -> Any:
     from .schemas import parse_json
 
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw:
         raise BadInput("request body is empty; a JSON object was expected")
     return parse_json(raw)

@@ -71,10 +71,26 @@ def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def redact_url(url: str) -> str:
+    """A URL fit for a message or a log line: its password (and anything unparseable) hidden."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rpartition("@")
+        return parts._replace(netloc=f"{parts.username or ''}:***@{netloc[2]}").geturl()
+    except ValueError:
+        return "<unparseable URL>"
+
+
 def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
     value = _text(env, name, default)
-    if urlsplit(value).scheme not in schemes:
-        raise SettingsError(f"{name} must be a URL with scheme {' or '.join(schemes)}, got {value!r}")
+    try:
+        scheme = urlsplit(value).scheme
+    except ValueError:
+        scheme = ""
+    if scheme not in schemes:
+        raise SettingsError(f"{name} must be a URL with scheme {' or '.join(schemes)}, got {redact_url(value)!r}")
     return value
 
 

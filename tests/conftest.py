@@ -22,6 +22,7 @@ from aiohttp import web
 from services import gateway, hooks, ingest, query
 from services.embedded import EmbeddedStore, free_port
 from shared.broker import Names
+from shared.http import SERVER_OPTIONS
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store, open_store
@@ -98,7 +99,7 @@ def make_settings(store_url: str, **overrides: Any) -> Settings:
 
 
 async def _serve(app: web.Application, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_OPTIONS)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner

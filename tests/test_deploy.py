@@ -4,6 +4,7 @@ what the files must mean (probes, resources, configuration, autoscaling targets,
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ BIN = Path(sys.executable).parent
 
 APP_SERVICES = ("gateway", "query", "hooks", "ingest")
 HTTP_SERVICES = ("gateway", "query", "hooks")  # those with a Service (ingest's port serves only ops routes)
-MANIFESTS = ("namespace", "configmap", "secret", "gateway", "query", "hooks", "ingest", "hpa", "pdb")
+MANIFESTS = ("namespace", "configmap", "secret", "gateway", "query", "hooks", "ingest", "hpa", "pdb", "networkpolicy")
 NAMESPACE = "alertbus"
 CONFIG_KEYS = (
     "AMQP_URL", "BROKER_PREFIX", "DATABASE_URL", "HOST", "PORT", "QUERY_PORT", "HOOKS_PORT", "QUERY_URL",
@@ -37,7 +38,11 @@ SERVICE_PORTS = {"gateway": 8080, "query": 8081, "hooks": 8082, "ingest": 8083}
 K8S_MIN_VERSION = "1.30.0"
 
 
+COMPOSE_ENV = {**os.environ, "SERVICE_SECRET": "compose-test-secret"}  # the Compose file requires it
+
+
 def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    kwargs.setdefault("env", COMPOSE_ENV)
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=50, **kwargs)
 
 
@@ -172,8 +177,8 @@ def test_configmap_holds_the_settings_the_services_read(k8s: dict[tuple[str, str
     assert data["HOST"] == "0.0.0.0"
     assert "ADMIN_KEY" not in data, "ADMIN_KEY belongs in the Secret"
     secret = k8s[("Secret", "alertbus-secret")]
-    assert set(secret["stringData"]) == {"ADMIN_KEY"}
-    assert "REPLACE" in secret["stringData"]["ADMIN_KEY"], "the committed ADMIN_KEY must be a placeholder"
+    assert set(secret["stringData"]) == {"ADMIN_KEY", "SERVICE_SECRET"}
+    assert all("REPLACE" in value for value in secret["stringData"].values()), "committed secrets are placeholders"
     text = (DEPLOY / "configmap.yaml").read_text()
     assert "operator" in text and "rabbitmq_consistent_hash_exchange" in text
     # The services accept this configuration (a bad value would stop them at start-up).
@@ -438,3 +443,31 @@ def test_dockerfile_copies_what_pip_install_needs() -> None:
     # Every package setuptools will install (pyproject: include shared*, services*) is in the build context.
     assert {"pyproject.toml", "shared", "services"} <= set(copied)
     assert {".git", ".venv", "tests"} <= ignored
+
+
+# --- who may reach what -----------------------------------------------------------------------------------
+
+
+def test_compose_needs_the_service_secret() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "SERVICE_SECRET"}
+    result = run([docker_compose(), "-f", "docker-compose.yml", "config", "-q"], env=env)
+    assert result.returncode != 0 and "SERVICE_SECRET" in result.stderr
+
+
+def test_network_policies_expose_only_the_gateway(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
+    policies = {name: doc["spec"] for (kind, name), doc in k8s.items() if kind == "NetworkPolicy"}
+    deny = policies["default-deny-ingress"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and not deny.get("ingress")
+    by_component = {spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: spec
+                    for name, spec in policies.items() if name != "default-deny-ingress"}
+    assert set(by_component) == set(APP_SERVICES)
+    assert by_component["gateway"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    for name in ("query", "hooks"):
+        rules = by_component[name]["ingress"]
+        assert all(rule.get("from") for rule in rules), f"{name} must not be open to everyone"
+        from_gateway = [peer["podSelector"]["matchLabels"] for rule in rules for peer in rule["from"]
+                        if "podSelector" in peer]
+        assert from_gateway == [{"app.kubernetes.io/name": "alertbus", "app.kubernetes.io/component": "gateway"}]
+    assert all(rule.get("from") for rule in by_component["ingest"]["ingress"])
+    secret = k8s[("Secret", "alertbus-secret")]["stringData"]
+    assert "SERVICE_SECRET" in secret

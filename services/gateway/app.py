@@ -21,8 +21,9 @@ from shared.store.accounts import Accounts
 from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
 from .commands import COMMAND_ROUTES
-from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE
+from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE, THROTTLE
 from .openapi import OPENAPI_ROUTES
+from .throttle import FailureThrottle
 from .views import ALERT_ROUTES, MANAGEMENT_ROUTES, forward
 from .webhooks import WEBHOOK_ROUTES
 
@@ -92,10 +93,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     metrics = metrics or Metrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[*make_middlewares("gateway", metrics, settings.cors_origins), store_outage, auth_middleware],
+        middlewares=[*make_middlewares("gateway", metrics, settings), store_outage, auth_middleware],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[THROTTLE] = FailureThrottle()
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     app.on_shutdown.append(release_callers)
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES + OPENAPI_ROUTES)

@@ -3,15 +3,18 @@ CORS preflight) or ``AUTH_REQUIRED=false``."""
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 
 from shared.auth import ANONYMOUS, KeyRing, Principal, presented_key
+from shared.edge import route_path
 from shared.http import ApiError, Handler
 from shared.settings import Settings
 from shared.store import StoreUnavailable
 from shared.webhooks import PAGERDUTY_PATHS, SIGNATURE_HEADER
 
-from .keys import KEYRING, SETTINGS
+from .keys import KEYRING, SETTINGS, THROTTLE
 
 # Routes that answer without a key, by the route a request matched (never by a prefix of its path: the catch-all
 # read forwarder matches any path, and a path that merely starts like an open route is still a keyed read).
@@ -19,13 +22,6 @@ OPEN_ROUTES = frozenset({"/_", "/management/gtg", "/management/healthcheck", "/m
                          "/management/manifest", "/metrics", "/config", "/openapi.json"})
 PRINCIPAL = web.RequestKey("principal", Principal)
 PAGERDUTY = Principal("pagerduty", frozenset({"write"}))
-
-
-def route_path(request: web.Request) -> str:
-    """The path pattern of the route a request matched, without the ``/api`` prefix ("" when none matched)."""
-    resource = request.match_info.route.resource
-    path = resource.canonical if resource is not None else ""
-    return path[len("/api"):] if path.startswith("/api/") else path
 
 
 def is_open(request: web.Request) -> bool:
@@ -59,8 +55,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     if not key:
         raise ApiError(401, "authentication required: send an API key (Authorization: Key <key>)")
-    principal = await authenticate(request.app[KEYRING], key)
+    keyring, throttle, address = request.app[KEYRING], request.app[THROTTLE], request.remote or ""
+    wait = 0.0 if keyring.is_known(key) else throttle.retry_after(address)
+    if wait:
+        raise ApiError(429, "too many failed authentications from this address; try again later",
+                       headers={"Retry-After": str(math.ceil(wait))})
+    principal = await authenticate(keyring, key)
     if principal is None:
+        throttle.failed(address)
         raise ApiError(401, "API key is invalid or has expired")
     request[PRINCIPAL] = principal
     return await handler(request)

@@ -12,6 +12,8 @@ from shared.settings import Settings
 from shared.store import Store
 from shared.store.accounts import Accounts
 
+from .throttle import FailureThrottle
+
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 RPC = web.AppKey("rpc", RpcClient)
@@ -19,3 +21,4 @@ KEYRING = web.AppKey("keyring", KeyRing)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
 STORE = web.AppKey("store", Store)
 ACCOUNTS = web.AppKey("accounts", Accounts)
+THROTTLE = web.AppKey("throttle", FailureThrottle)

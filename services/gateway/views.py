@@ -13,6 +13,7 @@ from aiohttp import web
 from yarl import URL
 
 from shared.broker import ALERT, HEARTBEAT, BrokerUnavailable
+from shared.edge import SERVICE_HEADER
 from shared.housekeeping import NAME as HOUSEKEEPING
 from shared.housekeeping import Thresholds, housekeep
 from shared.http import (
@@ -22,6 +23,7 @@ from shared.http import (
     Handler,
     base_url,
     json_response,
+    read_body,
     read_json,
     request_id,
 )
@@ -59,7 +61,7 @@ async def _publish(request: web.Request, kind: str) -> web.Response:
     the worker did not answer in time: the message is queued and will be processed)."""
     require(request, "write")
     payload = load_body(ALERT_SCHEMA if kind == ALERT else HEARTBEAT_SCHEMA, await read_json(request))
-    raw = await request.read()  # the wire format is the body as sent: direct publishers send the same
+    raw = await read_body(request)  # the wire format is the body as sent: direct publishers send the same
     message_id = str(uuid.uuid4())
     headers: dict[str, Any] = {"user": request[PRINCIPAL].user, "request_id": request_id(request)}
     rpc = request.app[RPC]
@@ -107,6 +109,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
     headers = {
         BASE_HEADER: base_url(request, api_prefix=api),
         REQUEST_ID: request_id(request),
+        SERVICE_HEADER: settings.service_secret,
         "Accept": "application/json",
     }
     url = URL(settings.query_url.rstrip("/") + raw_path, encoded=True)

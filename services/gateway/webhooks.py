@@ -8,7 +8,8 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from shared.http import BASE_HEADER, REQUEST_ID, ApiError, Handler, base_url, request_id
+from shared.edge import SERVICE_HEADER
+from shared.http import BASE_HEADER, REQUEST_ID, ApiError, Handler, base_url, read_body, request_id
 from shared.webhooks import PAGERDUTY_PATHS, PROMETHEUS_PATH, SIGNATURE_HEADER, USER_HEADER
 
 from .auth import PRINCIPAL
@@ -29,9 +30,10 @@ async def forward_webhook(request: web.Request) -> web.StreamResponse:
         BASE_HEADER: base_url(request, api_prefix=api),
         REQUEST_ID: request_id(request),
         USER_HEADER: request[PRINCIPAL].user,
+        SERVICE_HEADER: settings.service_secret,
     })
     params = [(k, v) for k, v in request.query.items() if k != "api-key"]
-    body = await request.read()  # as sent: a signature covers the raw bytes
+    body = await read_body(request)  # as sent: a signature covers the raw bytes
     try:
         async with request.app[CLIENT].post(
             settings.hooks_url + path, data=body, params=params, headers=headers, allow_redirects=False

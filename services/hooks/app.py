@@ -54,7 +54,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     metrics = metrics or Metrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=make_middlewares("hooks", metrics, settings.cors_origins),
+        middlewares=make_middlewares("hooks", metrics, settings, internal=True),
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics

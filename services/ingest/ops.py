@@ -47,7 +47,7 @@ class Recount:
 
 
 def create_ops_app(worker: Worker) -> web.Application:
-    app = web.Application(middlewares=make_middlewares("ingest", worker.metrics, worker.settings.cors_origins))
+    app = web.Application(middlewares=make_middlewares("ingest", worker.metrics, worker.settings))
     probes = Probes(lambda: worker.store, lambda: worker.connection)
     add_ops_routes(app, "ingest", worker.metrics, worker.settings, probes)
     add_routes(app, [("POST", "/management/recount", Recount(worker).post)])

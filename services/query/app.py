@@ -28,7 +28,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Application:
     metrics = metrics or Metrics()
-    app = web.Application(middlewares=make_middlewares("query", metrics, settings.cors_origins))
+    app = web.Application(middlewares=make_middlewares("query", metrics, settings, internal=True))
     app[SETTINGS] = settings
     app.cleanup_ctx.append(store_context)
     add_routes(app, ROUTES + HEARTBEAT_ROUTES)

@@ -10,6 +10,8 @@ from pymongo.errors import DuplicateKeyError
 
 from .core import Store
 
+BOOTSTRAP_PREFIX = "ADMIN_KEY"  # the listed "prefix" of the key made from ADMIN_KEY (never a real key's prefix)
+
 
 class AlreadyExists(Exception):
     """A user (or key) with that identity is already stored."""
@@ -56,9 +58,15 @@ class Accounts:
         except DuplicateKeyError:
             raise AlreadyExists(doc["_id"]) from None
 
-    async def ensure_key(self, doc: dict[str, Any]) -> None:
-        """Insert the key unless its hash is already stored (idempotent bootstrap)."""
-        await self.keys.update_one({"hash": doc["hash"]}, {"$setOnInsert": doc}, upsert=True)
+    async def ensure_bootstrap_key(self, doc: dict[str, Any] | None) -> int:
+        """Make ``doc`` the one bootstrap key (``ADMIN_KEY``): stored unless its hash is already, and every other
+        bootstrap key deleted — a changed or removed ADMIN_KEY must not leave the old one working. Returns how
+        many old bootstrap keys were deleted."""
+        keep = {} if doc is None else {"hash": {"$ne": doc["hash"]}}
+        deleted = await self.keys.delete_many({"prefix": BOOTSTRAP_PREFIX, **keep})
+        if doc is not None:
+            await self.keys.update_one({"hash": doc["hash"]}, {"$setOnInsert": doc}, upsert=True)
+        return deleted.deleted_count
 
     async def delete_key(self, ident: str, digest: str) -> dict[str, Any] | None:
         """Delete by id or by the key itself (given as its hash)."""
