@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 QUERY_BENCH_ARGS ?=
 
-.PHONY: run test bench chaos lint typecheck clean broker
+.PHONY: run test bench chaos fuzz lint typecheck clean broker
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,14 @@ test: $(STAMP)
 
 chaos: $(STAMP)
 	$(PY) -m pytest -q -m chaos tests/chaos
+
+# Hostile input through every door: FUZZ_REQUESTS generated HTTP requests and FUZZ_MESSAGES AMQP messages
+# (make test runs a few hundred of each), plus the schemathesis and hypothesis runs. FUZZ_SEED replays a run.
+FUZZ_REQUESTS ?= 10000
+FUZZ_MESSAGES ?= 1000
+fuzz: $(STAMP)
+	FUZZ_REQUESTS=$(FUZZ_REQUESTS) FUZZ_MESSAGES=$(FUZZ_MESSAGES) $(PY) -m pytest -q -s --timeout 3600 \
+		tests/test_fuzz_hostile.py tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -127,7 +127,7 @@ def make_middlewares(service: str, metrics: Metrics, settings: Settings, *, inte
         metrics.http_requests.labels(service, route, str(response.status)).inc()
         metrics.http_seconds.labels(service, route).observe(time.perf_counter() - started)
         if log.isEnabledFor(logging.DEBUG):  # an access log, off at the default level
-            log.debug("%s %s %s", request.method, request.path, response.status,
+            log.debug("%s %s %s", request.method, logs.redact_path(request.path), response.status,
                       extra={"service": service, "route": route, "code": response.status, "request_id": rid})
         return response
 

@@ -23,7 +23,7 @@ from shared.metrics import Metrics
 from shared.store import open_store
 from shared.store.accounts import Accounts
 
-from .conftest import SERVICE_SECRET, Stack, _serve, alert, delete_topology, make_settings, unique
+from .conftest import ADMIN_KEY, SERVICE_SECRET, Stack, _serve, alert, delete_topology, make_settings, unique
 
 ALERTBUS = str(Path(sys.executable).with_name("alertbus"))
 
@@ -52,7 +52,8 @@ async def test_hooks_service_refuses_callers_without_the_service_secret(stack: S
         "alertname": "Forged", "instance": unique("forged"), "environment": "Production", "service": "x"}}]}
     async with stack.session.post(hooks + "/webhooks/prometheus", json=body) as resp:
         assert resp.status == 401
-    status, found = await stack.request("GET", f"/alerts?event=Forged&resource={body['alerts'][0]['labels']['instance']}")
+    instance = body["alerts"][0]["labels"]["instance"]
+    status, found = await stack.request("GET", f"/alerts?event=Forged&resource={instance}")
     assert status == 200 and found["total"] == 0
 
 
@@ -163,7 +164,7 @@ async def test_a_request_id_that_is_not_printable_ascii_is_a_400(stack: Stack) -
 
 async def test_a_slow_body_is_cut_off(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shared.http, "BODY_SECONDS", 1.0)
-    head = (f"POST /alert HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Key {stack.auth['Authorization'][4:]}"
+    head = ("POST /alert HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Key " + ADMIN_KEY +
             "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").encode()
     answer = await raw_exchange(stack.settings.port, head, 10)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]

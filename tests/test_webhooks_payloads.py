@@ -4,6 +4,8 @@ payload, with ``incident_key``) and Prometheus Alertmanager (webhook_config, ver
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -39,10 +41,13 @@ def pd_v1(kind: str, incident_key: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def pd_v3(event_type: str, incident_key: str, number: int = 2, agent: str = "Tenex Engineer",
-          assignees: tuple[str, ...] = ("User 123",)) -> dict[str, Any]:
+          assignees: tuple[str, ...] = ("User 123",), event_id: str | None = None,
+          occurred_at: str | None = None) -> dict[str, Any]:
+    """A new event (its own id, occurred now) unless ``event_id`` and ``occurred_at`` say otherwise."""
+    occurred_at = occurred_at or datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return {"event": {
-        "id": "5ac64822-4adc-4fda-ade0-410becf0de4f", "event_type": event_type, "resource_type": "incident",
-        "occurred_at": "2020-10-02T18:45:22.169Z",
+        "id": event_id or str(uuid.uuid4()), "event_type": event_type, "resource_type": "incident",
+        "occurred_at": occurred_at,
         "agent": {"html_url": "https://acme.pagerduty.com/users/PLH1HKV", "id": "PLH1HKV",
                   "self": "https://api.pagerduty.com/users/PLH1HKV", "summary": agent, "type": "user_reference"},
         "client": {"name": "PagerDuty"},

@@ -18,6 +18,7 @@ from shared.store import open_store
 from .inbound import HOOK_ROUTES
 from .keys import CLIENT, METRICS, RPC, SETTINGS, STORE
 from .notifier import Notifier
+from .replay import replay_context
 
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
@@ -59,7 +60,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[METRICS] = metrics
     # Order matters: the notifier uses the store, the broker connection and the HTTP session.
-    app.cleanup_ctx.extend([store_context, broker_context, client_context])
+    app.cleanup_ctx.extend([store_context, replay_context, broker_context, client_context])
     if settings.pagerduty_routing_key:
         app.cleanup_ctx.append(notifier_context)
     add_routes(app, HOOK_ROUTES)

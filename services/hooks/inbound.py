@@ -3,10 +3,18 @@
 The gateway authenticated the request (API key, scope ``write``) and passes the user in ``X-Alertbus-User``
 -- except for a PagerDuty request signed with ``X-PagerDuty-Signature`` while ``PAGERDUTY_WEBHOOK_SECRET`` is
 set, whose signature is checked here.
+
+A PagerDuty event is applied once (see ``replay.py``): a signed one only within ``PAGERDUTY_REPLAY_WINDOW`` of its
+``occurred_at`` (400 outside it), and no event id twice within the window. A repeated event is answered 200 with no
+effect, not refused: PagerDuty retries a delivery that got no 2xx, and it may deliver one event twice by itself; an
+attacker's replay changes nothing either way. One being applied by another request right now is answered 409
+(PagerDuty retries it later, and then learns the outcome).
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -29,18 +37,25 @@ from shared.webhooks import (
 
 from .keys import METRICS, RPC, SETTINGS, STORE
 from .publish import Reply, send_alerts, send_command
+from .replay import PROCESSED, EventStamp, Seen, StaleEvent, replay_stamp
+
+log = logging.getLogger("alertbus.hooks")
 
 
 def _headers(request: web.Request, default_user: str) -> dict[str, Any]:
     return {"user": request.headers.get(USER_HEADER) or default_user, "request_id": request_id(request)}
 
 
-def _check_signature(request: web.Request, raw: bytes) -> None:
+def _check_signature(request: web.Request, raw: bytes) -> bool:
+    """True for a request whose signature was checked (the gateway let it in without a key)."""
     secret = request.app[SETTINGS].pagerduty_webhook_secret
     signature = request.headers.get(SIGNATURE_HEADER)
-    if secret and signature is not None and not verify_signature(secret, raw, signature):
+    if not secret or signature is None:
+        return False
+    if not verify_signature(secret, raw, signature):
         request.app[METRICS].webhook_messages.labels("pagerduty", "unauthorized").inc()
         raise ApiError(401, f"{SIGNATURE_HEADER} does not match the body")
+    return True
 
 
 async def _commands(request: web.Request, updates: list[IncidentUpdate]) -> list[dict[str, Any]]:
@@ -66,31 +81,58 @@ def _raise_for(reply: Reply) -> None:
         raise ApiError(int(reply["code"]), body.get("message", "refused"), body.get("errors"))
 
 
-async def pagerduty(request: web.Request) -> web.Response:
-    """PagerDuty v1 (``messages``) and v3 (``event``) webhooks; 200 ``{"status": "ok"}`` as Alerta."""
+async def _read_pagerduty(request: web.Request) -> tuple[list[IncidentUpdate], EventStamp | None]:
+    """The body's incident changes, and what it is remembered by against replays (None: not remembered)."""
     raw = await request.read()
-    _check_signature(request, raw)
+    signed = _check_signature(request, raw)
     if not raw:
         raise BadInput("request body is empty; a PagerDuty webhook payload was expected")
     metrics = request.app[METRICS].webhook_messages
+    window = timedelta(seconds=request.app[SETTINGS].pagerduty_replay_window)
     try:
-        updates = pagerduty_updates(parse_json(raw))
+        body = parse_json(raw)
+        updates = pagerduty_updates(body)
+        return updates, replay_stamp(body, signed=signed, now=datetime.now(UTC), window=window)
+    except StaleEvent as exc:
+        metrics.labels("pagerduty", "stale").inc()
+        log.warning("signed PagerDuty webhook refused: %s", exc.message)
+        raise
     except BadInput:
         metrics.labels("pagerduty", "invalid").inc()
         raise
-    if not updates:
-        metrics.labels("pagerduty", "ignored").inc()
-        return json_response({"status": "ok", "message": "event does not change an alert; ignored"})
+
+
+async def _apply(request: web.Request, updates: list[IncidentUpdate]) -> web.Response:
     headers = _headers(request, "pagerduty")
     queued = False
     for command in await _commands(request, updates):  # in order: one incident may change twice
         reply = await send_command(request.app[RPC], command, headers)
         _raise_for(reply)
         queued = queued or reply is None
-        metrics.labels("pagerduty", "ok").inc()
+        request.app[METRICS].webhook_messages.labels("pagerduty", "ok").inc()
     if queued:
         return json_response({"status": "ok", "message": "status change accepted for processing"}, status=202)
     return json_response({"status": "ok"})
+
+
+async def pagerduty(request: web.Request) -> web.Response:
+    """PagerDuty v1 (``messages``) and v3 (``event``) webhooks; 200 ``{"status": "ok"}`` as Alerta."""
+    updates, stamp = await _read_pagerduty(request)
+    metrics = request.app[METRICS].webhook_messages
+    if not updates:
+        metrics.labels("pagerduty", "ignored").inc()
+        return json_response({"status": "ok", "message": "event does not change an alert; ignored"})
+    if stamp is None:
+        return await _apply(request, updates)
+    outcome = await request.app[PROCESSED].run_once(stamp, lambda: _apply(request, updates))
+    if outcome is Seen.IN_PROGRESS:
+        metrics.labels("pagerduty", "in-progress").inc()
+        raise ApiError(409, f"event {stamp.event_id} is being processed; try again later")
+    if outcome is Seen.PROCESSED:
+        metrics.labels("pagerduty", "duplicate").inc()
+        log.info("PagerDuty event %s was processed already; ignored", stamp.event_id)
+        return json_response({"status": "ok", "message": f"event {stamp.event_id} was processed already; ignored"})
+    return outcome
 
 
 def _check_policy(request: web.Request, alerts: list[dict[str, Any]]) -> None:

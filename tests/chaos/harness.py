@@ -73,7 +73,8 @@ class ChaosStack:
         return {
             **os.environ, "AMQP_URL": AMQP_URL, "BROKER_PREFIX": self.prefix, "DATABASE_URL": self.database_url,
             "PORT": str(self.port), "QUERY_PORT": str(self.query_port), "HOOKS_PORT": str(free_port()),
-            "ADMIN_KEY": self.admin_key, "SERVICE_SECRET": self.admin_key + "-services", "INGEST_SHARDS": str(SHARDS), "RPC_TIMEOUT": str(RPC_TIMEOUT),
+            "ADMIN_KEY": self.admin_key, "SERVICE_SECRET": self.admin_key + "-services",
+            "INGEST_SHARDS": str(SHARDS), "RPC_TIMEOUT": str(RPC_TIMEOUT),
             "MAX_DELIVERIES": "5", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **extra,
         }
 
