@@ -10,6 +10,7 @@ import secrets
 import signal
 import sys
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 from aiohttp import web
 
@@ -107,15 +108,38 @@ async def run_one(name: str, settings: Settings) -> None:
         await stop.wait()
 
 
+SECRET_FILE = "service-secret"  # under DATA_DIR: the SERVICE_SECRET ``alertbus run`` made for itself
+
+
+def stored_secret(data_dir: str) -> str:
+    """The secret ``alertbus run`` made on its first start, kept (mode 0600) under DATA_DIR: messages it signed
+    and that are still queued at a restart must still be recognised as its own after it."""
+    path = Path(data_dir) / SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+    return secret
+
+
 def service_settings(command: str) -> Settings:
-    """The settings of ``command``. ``alertbus run`` makes a fresh SERVICE_SECRET when none is set (its services
-    share the process); a service started alone must be given the installation's secret, or the gateway could
-    not reach the internal services and the ingest worker could not tell its messages from direct ones."""
+    """The settings of ``command``. ``alertbus run`` uses a SERVICE_SECRET of its own when none is set (its
+    services share the process); a service started alone must be given the installation's secret, or the gateway
+    could not reach the internal services and the ingest worker could not tell its messages from direct ones."""
     settings = Settings.from_env()
     if settings.service_secret:
         return settings
     if command == "run":
-        return settings.with_(service_secret=secrets.token_urlsafe(32))
+        try:
+            return settings.with_(service_secret=stored_secret(settings.data_dir))
+        except OSError as exc:
+            raise SettingsError(f"DATA_DIR: cannot keep the service secret in {settings.data_dir}: "
+                                f"{exc.strerror or exc}") from None
     raise SettingsError("SERVICE_SECRET must be set (the same long random value for every service of an "
                         "installation) to run a service alone")
 

@@ -17,11 +17,17 @@ Topology (names get ``BROKER_PREFIX`` in front):
   message's ``expiration``, then dead-letters it back to ``alertbus.hooks.pagerduty`` via the default exchange.
 * Replies (RPC): the worker publishes to the default exchange with the request's ``reply_to`` and
   ``correlation_id``; the body is ``{"code": <http status>, "body": {...}}``.
+
+Every message the services publish (``RpcClient.send``) is signed with ``SERVICE_SECRET`` (header
+``x-alertbus-signature``): the ingest worker trusts the ``user`` header and the ``message_id`` of a signed message
+only; anything else is a direct publish (see services/ingest/processor.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -43,6 +49,7 @@ from .settings import Settings
 
 ALERT, HEARTBEAT, COMMAND = "alert", "heartbeat", "command"
 MAX_ROUTING_KEY = 255
+SIGNATURE_HEADER = "x-alertbus-signature"
 
 
 class BrokerUnavailable(RuntimeError):
@@ -173,6 +180,33 @@ async def declare_notifier_queues(channel: AbstractChannel, settings: Settings) 
     return queue, retry
 
 
+def sign(secret: str, kind: str, message_id: str, user: str | None, body: bytes) -> str:
+    """HMAC-SHA256 over what the worker trusts a signed message for: its kind, its id (the receive id), its
+    ``user`` header and its body. Each part is length-prefixed, so that no two messages share an input."""
+    mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+    # None and "" differ: a present user is marked by a leading byte.
+    who = b"" if user is None else b"\x01" + user.encode("utf-8", "surrogatepass")
+    for part in (kind.encode("utf-8", "surrogatepass"), message_id.encode("utf-8", "surrogatepass"), who, body):
+        mac.update(len(part).to_bytes(8, "big"))
+        mac.update(part)
+    return "v1=" + mac.hexdigest()
+
+
+def signed_by_service(secret: str, message: AbstractIncomingMessage) -> bool:
+    """True when ``message`` carries a valid signature of ``secret`` (never without a secret). Headers arrive as
+    whatever the publisher encoded (str, bytes, int ...): anything but the shapes ``sign`` makes is unsigned."""
+    headers = message.headers or {}
+    given, user = headers.get(SIGNATURE_HEADER), headers.get("user")
+    if not secret or not isinstance(given, (str, bytes)) or not (user is None or isinstance(user, str)):
+        return False
+    kind, ident = message.type, message.message_id
+    if not isinstance(kind, str) or not isinstance(ident, str):
+        return False
+    expected = sign(secret, kind, ident, user, message.body).encode()
+    given_bytes = given.encode("utf-8", "surrogatepass") if isinstance(given, str) else given
+    return hmac.compare_digest(expected, given_bytes)  # constant time: no prefix of a valid signature leaks
+
+
 def ingest_message(kind: str, body: bytes, message_id: str, **props: Any) -> aio_pika.Message:
     return aio_pika.Message(
         body,
@@ -252,7 +286,12 @@ class RpcClient:
         assert self.exchange is not None, "RpcClient.start() was not awaited"
         if not self.connected:
             raise BrokerUnavailable("the connection to the broker is down (reconnecting)")
-        props: dict[str, Any] = {"headers": headers or {}}
+        headers = dict(headers or {})
+        if self.settings.service_secret:
+            user = headers.get("user")
+            headers[SIGNATURE_HEADER] = sign(self.settings.service_secret, kind, message_id,
+                                             user if isinstance(user, str) else None, body)
+        props: dict[str, Any] = {"headers": headers}
         if reply:
             props.update(reply_to=self.reply_to, correlation_id=message_id)
         message = ingest_message(kind, body, message_id, **props)

@@ -8,6 +8,7 @@ import uuid
 
 import aio_pika
 
+from services.ingest.processor import direct_namespace, direct_receive_id
 from shared.broker import Names, routing_key
 
 from .conftest import Stack, alert, eventually, unique
@@ -128,12 +129,14 @@ async def test_async_write_answers_202_and_is_stored(stack: Stack) -> None:
 async def test_direct_amqp_publish_is_stored(stack: Stack) -> None:
     resource = unique()
     payload = alert(resource, severity="critical")
-    receive_id = str(uuid.uuid4())
+    message_id = str(uuid.uuid4())
+    # An unsigned message's id is derived from its message_id (never taken as it is: see processor.Senders).
+    receive_id = direct_receive_id(direct_namespace(stack.settings.service_secret), None, message_id)
     channel = await stack.connection.channel(publisher_confirms=True)
     exchange = await channel.get_exchange(Names.from_settings(stack.settings).ingest)
     await exchange.publish(
         aio_pika.Message(json.dumps(payload).encode(), content_type="application/json", type="alert",
-                         message_id=receive_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                         message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
         routing_key=f"Production/{resource}",
     )
     await channel.close()
@@ -144,6 +147,7 @@ async def test_direct_amqp_publish_is_stored(stack: Stack) -> None:
 
     doc = await eventually(stored)
     assert doc["id"] == receive_id and doc["severity"] == "critical" and doc["resource"] == resource
+    assert doc["history"][0]["user"] == "amqp"
     assert routing_key("alert", payload) == f"Production/{resource}"
 
 

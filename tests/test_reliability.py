@@ -9,6 +9,7 @@ from typing import Any
 
 import aio_pika
 
+from services.ingest.processor import direct_namespace, direct_receive_id
 from shared.broker import Names
 
 from .conftest import Stack, alert, eventually, unique
@@ -35,6 +36,11 @@ async def dead_letters(stack: Stack) -> list[aio_pika.abc.AbstractIncomingMessag
         found.append(message)
     await channel.close()
     return found
+
+
+def direct_id(stack: Stack, message_id: str) -> str:
+    """The receive id the worker gives a direct (unsigned) message published without ``user_id``."""
+    return direct_receive_id(direct_namespace(stack.settings.service_secret), None, message_id)
 
 
 def counter(stack: Stack, name: str, **labels: str) -> float:
@@ -88,18 +94,22 @@ async def test_invalid_message_is_dead_lettered_and_worker_keeps_consuming(stack
 
 
 async def test_poison_message_is_dead_lettered_after_bounded_tries(stack: Stack) -> None:
-    """A valid alert the store cannot hold (over MongoDB's 16 MiB document limit) fails at write time."""
-    before = counter(stack, "alertbus_messages_dead_lettered_total", reason="error")
+    """A valid alert whose write fails every time: a direct publisher reuses the message id of an alert it sent
+    before for another alert, whose new document would take the first one's id. Retried, then dead-lettered."""
+    before = counter(stack, "alertbus_messages_dead_lettered_total", reason="conflict")
     poison_id = str(uuid.uuid4())
-    resource = unique()
-    poison = alert(resource, text="x" * (17 * 1024 * 1024))
-    await publish(stack, json.dumps(poison).encode(), routing_key=f"Production/{resource}", message_id=poison_id)
+    first, resource = alert(unique()), unique()
+    await publish(stack, json.dumps(first).encode(), routing_key=f"Production/{first['resource']}",
+                  message_id=poison_id)
+    await eventually(lambda: stack.store.alerts.find_one({"_id": direct_id(stack, poison_id)}))
+    await publish(stack, json.dumps(alert(resource)).encode(), routing_key=f"Production/{resource}",
+                  message_id=poison_id)
     good = alert(unique())
     status, _ = await stack.post_alert(good)
     assert status == 201
 
     async def dead() -> bool:
-        return counter(stack, "alertbus_messages_dead_lettered_total", reason="error") >= before + 1
+        return counter(stack, "alertbus_messages_dead_lettered_total", reason="conflict") >= before + 1
 
     await eventually(dead, timeout=60)
     dead_messages = [m for m in await dead_letters(stack) if m.message_id == poison_id]
@@ -113,11 +123,11 @@ async def test_redelivered_message_is_not_counted_twice(stack: Stack) -> None:
     body = alert(unique())
     status, created = await stack.post_alert(body)
     assert status == 201
-    receive_id = str(uuid.uuid4())
+    message_id = str(uuid.uuid4())
     raw = json.dumps(body).encode()
     key = f"Production/{body['resource']}"
-    await publish(stack, raw, routing_key=key, message_id=receive_id)
-    await publish(stack, raw, routing_key=key, message_id=receive_id)  # the same message again
+    await publish(stack, raw, routing_key=key, message_id=message_id)
+    await publish(stack, raw, routing_key=key, message_id=message_id)  # the same message again
     await publish(stack, raw, routing_key=key, message_id=str(uuid.uuid4()))
 
     async def settled() -> list[dict[str, Any]] | None:
@@ -130,16 +140,16 @@ async def test_redelivered_message_is_not_counted_twice(stack: Stack) -> None:
     assert len(docs) == 1 and docs[0]["duplicateCount"] == 2
 
 
-async def replay_and_compare(stack: Stack, body: dict[str, Any], raw: bytes, kind: str, receive_id: str,
+async def replay_and_compare(stack: Stack, body: dict[str, Any], raw: bytes, kind: str, message_id: str,
                              doc_id: str) -> None:
-    """Publish the already-applied message ``receive_id`` once more, then a marker behind it in the same shard (same
+    """Publish the already-applied message ``message_id`` once more, then a marker behind it in the same shard (same
     group, so same queue, applied in order): once the marker is stored, the replay has been handled. The alert's
     document must be exactly as it was — every field, the write token ``_v`` included (no write at all)."""
     before = await stack.store.alerts.find_one({"_id": doc_id})
-    assert before is not None and receive_id in before["_rids"]
+    assert before is not None and direct_id(stack, message_id) in before["_rids"]
     skipped = counter(stack, "alertbus_messages_redelivered_skipped_total")
     key = f"Production/{body['resource']}"
-    await publish(stack, raw, routing_key=key, message_id=receive_id, kind=kind)  # the redelivery
+    await publish(stack, raw, routing_key=key, message_id=message_id, kind=kind)  # the redelivery
     marker = alert(body["resource"], event="ReplayMarker")
     await publish(stack, json.dumps(marker).encode(), routing_key=key, message_id=str(uuid.uuid4()))
     await eventually(lambda: stack.store.alerts.find_one({"resource": body["resource"], "event": "ReplayMarker"}))
@@ -154,17 +164,17 @@ async def test_replayed_alert_leaves_the_document_unchanged_field_by_field(stack
     body = alert(unique(), value="7", text="first duplicate")
     status, created = await stack.post_alert(body)
     assert status == 201
-    receive_id, raw = str(uuid.uuid4()), json.dumps(body).encode()
-    await publish(stack, raw, routing_key=f"Production/{body['resource']}", message_id=receive_id)
+    message_id, raw = str(uuid.uuid4()), json.dumps(body).encode()
+    await publish(stack, raw, routing_key=f"Production/{body['resource']}", message_id=message_id)
 
     async def applied() -> bool:
         doc = await stack.store.alerts.find_one({"_id": created["id"]})
-        return doc is not None and receive_id in doc["_rids"]
+        return doc is not None and direct_id(stack, message_id) in doc["_rids"]
 
     await eventually(applied)
-    await replay_and_compare(stack, body, raw, "alert", receive_id, created["id"])
+    await replay_and_compare(stack, body, raw, "alert", message_id, created["id"])
     doc = await stack.store.alerts.find_one({"_id": created["id"]})
-    assert doc["duplicateCount"] == 1 and doc["lastReceiveId"] == receive_id
+    assert doc["duplicateCount"] == 1 and doc["lastReceiveId"] == direct_id(stack, message_id)
 
 
 async def test_replayed_command_is_not_applied_twice(stack: Stack) -> None:
@@ -174,15 +184,15 @@ async def test_replayed_command_is_not_applied_twice(stack: Stack) -> None:
     assert status == 201
     command = {"op": "status", "id": created["id"], "environment": "Production", "resource": body["resource"],
                "status": "ack", "text": "replayed"}
-    receive_id, raw = str(uuid.uuid4()), json.dumps(command).encode()
-    await publish(stack, raw, routing_key=f"Production/{body['resource']}", message_id=receive_id, kind="command")
+    message_id, raw = str(uuid.uuid4()), json.dumps(command).encode()
+    await publish(stack, raw, routing_key=f"Production/{body['resource']}", message_id=message_id, kind="command")
 
     async def acked() -> bool:
         doc = await stack.store.alerts.find_one({"_id": created["id"]})
         return doc is not None and doc["status"] == "ack"
 
     await eventually(acked)
-    await replay_and_compare(stack, body, raw, "command", receive_id, created["id"])
+    await replay_and_compare(stack, body, raw, "command", message_id, created["id"])
 
 
 async def test_changes_are_published_as_events(stack: Stack) -> None:

@@ -4,21 +4,27 @@ Every message ends in exactly one ``Settle`` decision, mapped to ack / reject / 
 (``Settler._settle``, settle.py):
 
 * ``ACK`` — applied (or refused by policy, which is a definitive answer);
-* ``DEAD`` — can never be applied (not JSON, invalid body): rejected without requeue → dead-letter queue;
+* ``DEAD`` — can never be applied (not JSON, invalid body, anything that decoding it raised): rejected without
+  requeue → dead-letter queue, alone (``decode`` is guarded per message);
 * ``RETRY`` — failed unexpectedly: requeued; the broker's ``x-delivery-limit`` dead-letters it after
   ``MAX_DELIVERIES`` tries.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import socket
+import time
 import uuid
+from typing import NamedTuple
 
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared import rules
-from shared.broker import ALERT, COMMAND, HEARTBEAT
+from shared.broker import ALERT, COMMAND, HEARTBEAT, SIGNATURE_HEADER, signed_by_service
 from shared.commands import DELETE_HEARTBEAT
 from shared.metrics import Metrics
 from shared.render import heartbeat_body
@@ -30,7 +36,65 @@ from .groups import Item, Settle, apply_groups, error_body
 
 log = logging.getLogger("alertbus.ingest")
 MAX_CONFLICT_ROUNDS = 5
+MAX_RECEIVE_ID = 128  # characters of a signed message's id taken as its receive id (longer: a fresh one)
 DEFAULT_ORIGIN = f"alertbus/{socket.gethostname()}"
+
+
+class Sender(NamedTuple):
+    user: str | None
+    receive_id: str
+    signed: bool
+
+
+def direct_namespace(secret: str) -> uuid.UUID:
+    """The namespace of direct publishers' receive ids. Keyed with the secret, so that a publisher cannot predict
+    the id its message will get (nor grind a message_id whose id shares its 8-character short form with another
+    alert's); without a secret it is fixed, and the ids are predictable but still apart from the services'."""
+    return uuid.UUID(bytes=hmac.new(secret.encode(), b"alertbus direct receive ids", hashlib.sha256).digest()[:16])
+
+
+def direct_receive_id(namespace: uuid.UUID, user_id: str | None, message_id: str) -> str:
+    """The receive id of a direct message: a version-5 UUID, so never equal to an id the services make (version 4),
+    and the same for every delivery of one message (redeliveries are recognised). The AMQP user is part of it:
+    one broker user cannot reach another's ids by reusing its message ids."""
+    return str(uuid.uuid5(namespace, json.dumps([user_id or "", message_id])))
+
+
+class Senders:
+    """Who sent a message, and its receive id. A message signed with SERVICE_SECRET comes from a service: its
+    ``user`` header and ``message_id`` are taken as they are. Any other message is a direct publish: its user is
+    what RabbitMQ vouches for (the ``user_id`` property, checked against the connection's user) and its receive
+    id is derived from its message_id."""
+
+    WARN_EVERY = 60.0  # seconds between two warnings about messages signed with another secret
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.namespace = direct_namespace(secret)
+        self.mismatched = 0  # messages with a signature that did not verify, since the last warning
+        self.warned_at = -self.WARN_EVERY
+
+    def identify(self, message: AbstractIncomingMessage) -> Sender:
+        ident = message.message_id if isinstance(message.message_id, str) else ""
+        if signed_by_service(self.secret, message):
+            user = (message.headers or {}).get("user")  # a str or None: anything else is never signed
+            receive_id = ident if 0 < len(ident) <= MAX_RECEIVE_ID else str(uuid.uuid4())
+            return Sender(user if isinstance(user, str) else None, receive_id, True)
+        if SIGNATURE_HEADER in (message.headers or {}):
+            self._mismatch()
+        vouched = message.user_id if isinstance(message.user_id, str) and message.user_id else None
+        receive_id = direct_receive_id(self.namespace, vouched, ident) if ident else str(uuid.uuid4())
+        return Sender(f"amqp:{vouched}" if vouched else "amqp", receive_id, False)
+
+    def _mismatch(self) -> None:
+        """A signature that does not verify is most often a service started with another SERVICE_SECRET: say so,
+        at most once a minute (a forger must not flood the log)."""
+        self.mismatched += 1
+        now = time.monotonic()
+        if now - self.warned_at >= self.WARN_EVERY:
+            log.warning("%d messages carried a signature that does not verify and were taken as direct publishes; "
+                        "do all services have the same SERVICE_SECRET?", self.mismatched)
+            self.mismatched, self.warned_at = 0, now
 
 
 class Processor:
@@ -41,28 +105,43 @@ class Processor:
         self.policy = rules.Policy(
             settings.allowed_environments, settings.origin_blacklist, settings.require_service
         )
+        self.senders = Senders(settings.service_secret)
 
     # -- decoding -------------------------------------------------------------------------------
 
     def decode(self, message: AbstractIncomingMessage) -> Item:
-        kind = message.type or ALERT
+        """Decode, validate and check one message. Guarded: whatever this raises for one message (a date the
+        schema cannot convert, a body nested too deep for the JSON parser, a header of an odd type ...)
+        dead-letters that message alone, with its reason; the rest of the batch goes on."""
+        kind = message.type if isinstance(message.type, str) and message.type else ALERT
         item = Item(message, kind)
+        try:
+            self._decode(item)
+        except Exception as exc:
+            # Decoding depends on nothing but the message: a retry would fail the same way.
+            log.warning("%s %.128r cannot be decoded, dead-lettered: %s: %.300s",
+                        kind, message.message_id, type(exc).__name__, exc)
+            item.payload = None
+            item.finish(Settle.DEAD, 400, error_body(400, "the message cannot be decoded"), "undecodable")
+        return item
+
+    def _decode(self, item: Item) -> None:
+        message, kind = item.message, item.kind
         schema = {ALERT: ALERT_SCHEMA, HEARTBEAT: HEARTBEAT_SCHEMA, COMMAND: COMMAND_MESSAGE}.get(kind)
         if schema is None:
-            item.finish(Settle.DEAD, 400, error_body(400, f"unknown message type {kind!r}"), "invalid")
-            return item
+            item.finish(Settle.DEAD, 400, error_body(400, f"unknown message type {kind[:64]!r}"), "invalid")
+            return
         try:
             payload = load_body(schema, parse_json(message.body))
         except BadInput as exc:
             item.finish(Settle.DEAD, 400, error_body(400, exc.message, exc.errors), "invalid")
-            return item
-        ident = message.message_id or ""
-        receive_id = ident if 0 < len(ident) <= 128 else str(uuid.uuid4())
-        user = (message.headers or {}).get("user")
+            return
+        user, receive_id, signed = self.senders.identify(message)
         if kind == COMMAND:
-            payload.update(receiveId=receive_id, user=payload["user"] or user)
+            # A command's body names its user too: believed of a signed message only.
+            payload.update(receiveId=receive_id, user=(payload["user"] or user) if signed else user)
             item.payload = payload
-            return item
+            return
         payload.update(id=receive_id, user=user, createTime=payload["createTime"] or now_ms())
         if payload["timeout"] is None:
             payload["timeout"] = self.settings.alert_timeout if kind == ALERT else self.settings.heartbeat_timeout
@@ -73,9 +152,8 @@ class Processor:
             except rules.Rejected as exc:
                 self.metrics.alerts_received.labels("rejected").inc()
                 item.finish(Settle.ACK, 403, error_body(403, str(exc)), "rejected")
-                return item
+                return
         item.payload = payload
-        return item
 
     # -- processing -----------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ BROKER_ERRORS = (AMQPError, ChannelInvalidStateError, MessageProcessError, Conne
 REPLY_TIMEOUT = 2.0  # seconds; a reply is best effort (the caller answers 202 without it)
 EVENTS_TIMEOUT = 5.0  # seconds for a batch's change events to be confirmed
 SETTLE_TIMEOUT = 5.0  # seconds for one ack / nack / reject to be written
+MAX_REQUEST_ID = 128  # characters of a message's request id kept for the log lines
 
 
 def delivered_on(message: AbstractIncomingMessage) -> Any | None:
@@ -115,9 +116,14 @@ class Settler:
         return False
 
     async def _reply(self, message: AbstractIncomingMessage, code: int, body: dict[str, Any]) -> None:
+        try:
+            raw = _encode({"code": code, "body": body})
+        except (TypeError, ValueError) as exc:  # one reply that cannot be encoded must not stop the batch
+            log.error("the reply to %s could not be encoded: %s: %.200s", message.message_id, type(exc).__name__, exc)
+            raw = _encode({"code": 500, "body": {"status": "error", "message": "the reply could not be encoded",
+                                                 "code": 500, "errors": None}})
         # Not mandatory: a caller that is gone (its reply queue went with its connection) is no error.
-        reply = aio_pika.Message(json.dumps({"code": code, "body": body}, separators=(",", ":")).encode(),
-                                 content_type="application/json", correlation_id=message.correlation_id)
+        reply = aio_pika.Message(raw, content_type="application/json", correlation_id=message.correlation_id)
         await bounded(self.replies.default_exchange.publish(reply, routing_key=message.reply_to or "",
                                                             mandatory=False),
                       REPLY_TIMEOUT, f"reply to {message.reply_to}")
@@ -128,13 +134,18 @@ class Settler:
         if not events or self.events is None:
             return
         exchange = self.events
+        encoded = []
+        for event in events:
+            try:
+                encoded.append((_encode(event), f"alert.{event['event']}"))
+            except (TypeError, ValueError) as exc:  # skipped alone: the other events of the batch still go out
+                log.error("an alert event could not be encoded: %s: %.200s", type(exc).__name__, exc)
         publishes = asyncio.gather(*(
             exchange.publish(
-                aio_pika.Message(json.dumps(event, separators=(",", ":")).encode(),
-                                 content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=f"alert.{event['event']}",
+                aio_pika.Message(raw, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=key,
             )
-            for event in events
+            for raw, key in encoded
         ), return_exceptions=True)
         try:
             results = await asyncio.wait_for(publishes, EVENTS_TIMEOUT)
@@ -145,12 +156,17 @@ class Settler:
             log.warning("could not publish %d of %d alert events: %r", len(failed), len(events), failed[0])
 
 
+def _encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def request_id(message: AbstractIncomingMessage) -> str | None:
-    """The gateway's request id (message header ``request_id``), so that the worker's log lines carry it."""
+    """The gateway's request id (message header ``request_id``), so that the worker's log lines carry it. Cut
+    short: a direct publisher sets it to anything, and it is repeated on every log line about the message."""
     value = (message.headers or {}).get("request_id")
     if isinstance(value, bytes):
         value = value.decode(errors="replace")
-    return value if isinstance(value, str) else None
+    return value[:MAX_REQUEST_ID] if isinstance(value, str) else None
 
 
 def delivery_count(message: AbstractIncomingMessage) -> int:
