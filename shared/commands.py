@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .limits import bounded_history, bounded_user, merge_tags
 from .severity import ACK, SHELVED, action_transition, severity_code
 
 STATUS, ACTION, TAG, UNTAG, DELETE = "status", "action", "tag", "untag", "delete"
@@ -20,13 +21,12 @@ def _entry(doc: dict[str, Any], *, kind: str, severity: str, status: str, text: 
            user: str | None, timeout: int | None, receive_id: str) -> dict[str, Any]:
     return {
         "id": receive_id, "event": doc["event"], "severity": severity, "status": status, "value": doc.get("value"),
-        "text": text, "type": kind, "updateTime": at, "user": user, "timeout": timeout,
+        "text": text, "type": kind, "updateTime": at, "user": bounded_user(user), "timeout": timeout,
     }
 
 
 def _history(doc: dict[str, Any], entry: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    history = [*(doc.get("history") or []), entry]
-    return history[-limit:]
+    return bounded_history([*(doc.get("history") or []), entry], limit)
 
 
 def status_before(doc: dict[str, Any], action: str) -> str | None:
@@ -73,9 +73,7 @@ def take_action(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: 
 
 
 def tag(doc: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:
-    tags = list(doc.get("tags") or [])
-    tags.extend(t for t in dict.fromkeys(cmd["tags"]) if t not in tags)
-    return {**doc, "tags": tags}
+    return {**doc, "tags": merge_tags(doc.get("tags") or [], cmd["tags"])}
 
 
 def untag(doc: dict[str, Any], cmd: dict[str, Any]) -> dict[str, Any]:

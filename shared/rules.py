@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .limits import bounded_history, bounded_user, merge_attributes, merge_tags
 from .severity import (
     DEFAULT_PREVIOUS_SEVERITY,
     next_status,
@@ -84,21 +85,9 @@ def history_entry(alert: dict[str, Any], kind: str, status: str, text: str, at: 
         "text": text,
         "type": kind,
         "updateTime": at,
-        "user": alert.get("user"),
+        "user": bounded_user(alert.get("user")),
         "timeout": alert["timeout"],
     }
-
-
-def _capped(history: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    return history[-limit:] if len(history) > limit else history
-
-
-def _merge_tags(current: list[str], new: list[str]) -> list[str]:
-    merged = list(current)
-    for tag in new:
-        if tag not in merged:
-            merged.append(tag)
-    return merged
 
 
 def _statuses(doc: dict[str, Any]) -> tuple[str, str | None]:
@@ -128,7 +117,9 @@ def create(alert: dict[str, Any], now: datetime, history_limit: int) -> dict[str
         lastReceiveId=alert["id"],
         lastReceiveTime=now,
         updateTime=now,
-        history=_capped([history_entry(alert, "new", status, alert["text"], alert["createTime"])], history_limit),
+        history=bounded_history(
+            [history_entry(alert, "new", status, alert["text"], alert["createTime"])], history_limit
+        ),
     )
     return doc
 
@@ -158,9 +149,9 @@ def deduplicate(doc: dict[str, Any], alert: dict[str, Any], now: datetime, histo
         lastReceiveId=alert["id"],
         lastReceiveTime=now,
         duplicateCount=doc.get("duplicateCount", 0) + 1,
-        tags=_merge_tags(doc.get("tags") or [], alert["tags"]),
-        attributes={**(doc.get("attributes") or {}), **alert["attributes"]},
-        history=_capped(history, history_limit),
+        tags=merge_tags(doc.get("tags") or [], alert["tags"]),
+        attributes=merge_attributes(doc.get("attributes") or {}, alert["attributes"]),
+        history=bounded_history(history, history_limit),
     )
     return new
 
@@ -195,9 +186,9 @@ def correlate(doc: dict[str, Any], alert: dict[str, Any], now: datetime, history
         receiveTime=now,
         lastReceiveId=alert["id"],
         lastReceiveTime=now,
-        tags=_merge_tags(doc.get("tags") or [], alert["tags"]),
-        attributes={**(doc.get("attributes") or {}), **alert["attributes"]},
-        history=_capped(history, history_limit),
+        tags=merge_tags(doc.get("tags") or [], alert["tags"]),
+        attributes=merge_attributes(doc.get("attributes") or {}, alert["attributes"]),
+        history=bounded_history(history, history_limit),
     )
     return new
 

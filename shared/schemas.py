@@ -8,7 +8,6 @@ its input either).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import (
@@ -22,13 +21,24 @@ from marshmallow import (
     validates,
 )
 
+from . import limits as lim
 from .commands import OPERATIONS
+from .fieldtypes import (
+    Line,
+    Lines,
+    StrictInt,
+    Text,
+    UtcDateTime,
+    chars,
+    check_attributes,
+    check_raw_data,
+    isoformat,  # noqa: F401 (the modules that render dates import it from here)
+    items,
+)
+from .limits import MAX_DEPTH
 from .severity import ACTIONS, DEFAULT_SEVERITY, SEVERITIES, STATUSES
 
 SCOPES = ("read", "write", "admin")
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-MAX_DEPTH = 32
 
 
 class BadInput(ValueError):
@@ -38,68 +48,6 @@ class BadInput(ValueError):
         super().__init__(message)
         self.message = message
         self.errors = errors
-
-
-def _check_storable(value: Any, path: str, depth: int = 0) -> None:
-    """Reject what the database cannot store (integers beyond 64 bits, NUL in a key, absurd nesting)."""
-    if depth > MAX_DEPTH:
-        raise ValidationError(f"{path} is nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, bool) or value is None:
-        return
-    if isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise ValidationError(f"{path} holds an integer outside the 64-bit range")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:  # BSON keys are NUL-terminated: the document could never be written
-                raise ValidationError(f"{path} has a key with a NUL character")
-            _check_storable(item, f"{path}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_storable(item, f"{path}[{index}]", depth + 1)
-
-
-class StrictInt(fields.Integer):
-    """An integer that must be a JSON integer (not a float, string or boolean)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-class Text(fields.String):
-    """A string; numbers are accepted and turned into their text, as Alerta's clients send them."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = json.dumps(value)
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-class UtcDateTime(fields.DateTime):
-    """ISO 8601 date-time; naive values are taken as UTC; output is ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="iso", **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
-        parsed: datetime = super()._deserialize(value, attr, data, **kwargs)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else isoformat(value)
-
-
-def isoformat(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 class _Body(Schema):
@@ -114,37 +62,34 @@ class _Body(Schema):
 
 
 class AlertSchema(_Body):
-    """``POST /alert`` body and the ``alert`` wire message."""
+    """``POST /alert`` body and the ``alert`` wire message. Every field is bounded (shared/limits.py)."""
 
-    resource = Text(required=True, validate=validate.Length(min=1, max=1024))
-    event = Text(required=True, validate=validate.Length(min=1, max=1024))
-    environment = Text(load_default="", allow_none=True, validate=validate.Length(max=256))
+    resource = Line(lim.RESOURCE_CHARS, 1, required=True)
+    event = Line(lim.EVENT_CHARS, 1, required=True)
+    environment = Line(lim.ENVIRONMENT_CHARS, load_default="", allow_none=True)
     severity = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SEVERITIES))
-    correlate = fields.List(Text(), load_default=None, allow_none=True)
+    correlate = Lines(lim.CORRELATE_ITEMS, lim.CORRELATE_CHARS)
     status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATUSES))
-    service = fields.List(Text(), load_default=None, allow_none=True)
-    group = Text(load_default=None, allow_none=True)
-    value = Text(load_default=None, allow_none=True)
-    text = Text(load_default=None, allow_none=True)
-    tags = fields.List(Text(), load_default=None, allow_none=True)
-    attributes = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
-    origin = Text(load_default=None, allow_none=True)
-    type = Text(load_default=None, allow_none=True)
+    service = Lines(lim.SERVICE_ITEMS, lim.SERVICE_CHARS)
+    group = Line(lim.GROUP_CHARS, load_default=None, allow_none=True)
+    value = Text(max_chars=lim.VALUE_CHARS, load_default=None, allow_none=True)
+    text = Text(max_chars=lim.TEXT_CHARS, load_default=None, allow_none=True)
+    tags = Lines(lim.TAG_ITEMS, lim.TAG_CHARS)
+    attributes = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
+                             validate=items(lim.ATTRIBUTE_KEYS))
+    origin = Line(lim.ORIGIN_CHARS, load_default=None, allow_none=True)
+    type = Line(lim.TYPE_CHARS, load_default=None, allow_none=True)
     createTime = UtcDateTime(load_default=None, allow_none=True)
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
     rawData = fields.Raw(load_default=None, allow_none=True)
 
     @validates("attributes")
-    def _attribute_keys(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
-        if not value:
-            return
-        if any("." in key or "$" in key or not key for key in value):
-            raise ValidationError('attribute keys must not be empty or contain "." or "$"')
-        _check_storable(value, "attributes")
+    def _attributes(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
+        check_attributes(value)
 
     @validates("rawData")
     def _raw_data(self, value: Any, **kwargs: Any) -> None:
-        _check_storable(value, "rawData")
+        check_raw_data(value)
 
     @post_load
     def _defaults(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -173,17 +118,16 @@ class AlertSchema(_Body):
 class HeartbeatSchema(_Body):
     """``POST /heartbeat`` body and the ``heartbeat`` wire message."""
 
-    origin = Text(load_default=None, allow_none=True, validate=validate.Length(max=1024))
-    tags = fields.List(Text(), load_default=None, allow_none=True)
-    attributes = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
+    origin = Line(lim.ORIGIN_CHARS, load_default=None, allow_none=True)
+    tags = Lines(lim.TAG_ITEMS, lim.TAG_CHARS)
+    attributes = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
+                             validate=items(lim.ATTRIBUTE_KEYS))
     createTime = UtcDateTime(load_default=None, allow_none=True)
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
 
     @validates("attributes")
-    def _attribute_keys(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
-        if value and any("." in key or "$" in key or not key for key in value):
-            raise ValidationError('attribute keys must not be empty or contain "." or "$"')
-        _check_storable(value, "attributes")
+    def _attributes(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
+        check_attributes(value)
 
     @post_load
     def _defaults(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -206,7 +150,10 @@ def describe(errors: Any) -> str:
         parts = []
         for name, problem in errors.items():
             text = describe(problem)
-            parts.append(text if name == "_schema" else f"{name}: {text}")
+            if name == "_schema":
+                parts.append(text)
+            else:  # a list's items are numbered: "tags: item 3: ..."
+                parts.append(f"item {name}: {text}" if isinstance(name, int) else f"{name}: {text}")
         return "; ".join(parts)
     if isinstance(errors, list):
         return " ".join(describe(item) for item in errors)
@@ -223,10 +170,15 @@ def load_body(schema: Schema, payload: Any) -> dict[str, Any]:
 
 
 def parse_json(raw: bytes) -> Any:
+    """Decode a body. Nesting is bounded by the decoder itself: it raises ``RecursionError`` at the
+    interpreter's recursion limit (about 1,000 levels), which costs nothing on the way; the schemas then
+    bound the nesting of what is kept (``MAX_DEPTH``)."""
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadInput(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadInput(f"body is nested too deeply (attributes and rawData may nest {MAX_DEPTH} levels)") from None
 
 
 def to_wire(schema: Schema, data: dict[str, Any]) -> bytes:
@@ -241,7 +193,7 @@ class StatusBody(_Body):
     """``PUT|POST /alert/{id}/status``"""
 
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    text = Text(load_default="", allow_none=True)
+    text = Text(max_chars=lim.TEXT_CHARS, load_default="", allow_none=True)
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
 
 
@@ -249,34 +201,38 @@ class ActionBody(_Body):
     """``PUT /alert/{id}/action``"""
 
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
-    text = Text(load_default=None, allow_none=True)
+    text = Text(max_chars=lim.TEXT_CHARS, load_default=None, allow_none=True)
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
 
 
 class TagsBody(_Body):
     """``PUT|POST /alert/{id}/tag`` and ``/untag``"""
 
-    tags = fields.List(Text(validate=validate.Length(min=1, max=1024)), required=True,
-                       validate=validate.Length(min=1, max=1000))
+    tags = fields.List(Line(lim.TAG_CHARS, 1), required=True, validate=items(lim.TAG_ITEMS, 1))
 
 
 class CommandMessage(_Body):
     """The ``command`` wire message: one operation on one stored alert (or heartbeat)."""
 
     op = fields.String(required=True, validate=validate.OneOf(OPERATIONS))
-    id = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    environment = Text(load_default="")
-    resource = Text(load_default="")
+    id = Line(128, 1, required=True)
+    # Routing only, as the stored alert has them: not held to the one-line rule, so that an alert stored
+    # before that rule can still be acted on.
+    environment = Text(max_chars=lim.ENVIRONMENT_CHARS, load_default="")
+    resource = Text(max_chars=lim.RESOURCE_CHARS, load_default="")
     status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATUSES))
     action = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ACTIONS))
-    text = Text(load_default=None, allow_none=True)
+    text = Text(max_chars=lim.TEXT_CHARS, load_default=None, allow_none=True)
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
-    tags = fields.List(Text(), load_default=None, allow_none=True)
+    tags = Lines(lim.TAG_ITEMS, lim.TAG_CHARS)
+    # Set by the gateway from the caller's key; not held to today's bounds (a key's user may predate them):
+    # the history entry keeps at most USER_CHARS of it (shared/limits.py bounded_user).
     user = Text(load_default=None, allow_none=True)
     # Guards (housekeeping's commands): applied only while the alert is as the sender saw it, so that a
     # repeated or late command is skipped instead of applied twice (see shared.commands.guard_holds).
     ifLastReceiveTime = UtcDateTime(load_default=None, allow_none=True)
-    ifStatus = fields.List(fields.String(validate=validate.OneOf(STATUSES)), load_default=None, allow_none=True)
+    ifStatus = fields.List(fields.String(validate=validate.OneOf(STATUSES)), load_default=None, allow_none=True,
+                           validate=items(len(STATUSES)))
 
     @post_load
     def _needs(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -289,16 +245,17 @@ class CommandMessage(_Body):
 class UserBody(_Body):
     """``POST /user`` (v3: an e-mail address white-listed by a sponsor)"""
 
-    user = fields.Email(required=True)
-    sponsor = Text(load_default=None, allow_none=True, validate=validate.Length(max=256))
+    user = fields.Email(required=True, validate=chars(lim.USER_CHARS))
+    sponsor = Line(lim.USER_CHARS, load_default=None, allow_none=True)
 
 
 class KeyBody(_Body):
     """``POST /key``"""
 
-    user = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=256))
-    text = Text(load_default=None, allow_none=True, validate=validate.Length(max=1024))
-    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), load_default=None, allow_none=True)
+    user = Line(lim.USER_CHARS, 1, load_default=None, allow_none=True)
+    text = Text(max_chars=lim.KEY_TEXT_CHARS, load_default=None, allow_none=True)
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), load_default=None, allow_none=True,
+                         validate=items(lim.SCOPE_ITEMS))
     expireTime = UtcDateTime(load_default=None, allow_none=True)
     key = fields.Raw(load_default=None, allow_none=True)
 

@@ -63,6 +63,11 @@ async def test_missing_mandatory_field(stack: Stack, missing: str) -> None:
         ("attributes", {"a": {"deep\x00key": 1}}),
         ("rawData", {"k\x00": "v"}),
         ("resource", {"nested": True}),
+        ("createTime", "0001-01-01T00:00:00+01:00"),  # no UTC date-time exists: was an OverflowError, a 500
+        ("resource", "web\ud800"),  # a lone surrogate: valid JSON, never storable
+        ("origin", "probe\nforged log line"),
+        ("tags", ["a\x00b"]),
+        ("text", "x" * (64 * 1024 + 1)),
     ],
 )
 async def test_wrong_type_or_value_names_the_field(stack: Stack, field: str, value: object) -> None:
@@ -86,6 +91,14 @@ async def test_bad_heartbeat(stack: Stack) -> None:
     # A key the database cannot store (BSON keys end at a NUL) is refused here, not dead-lettered later.
     status, reply = await stack.request("POST", "/heartbeat", {"origin": "x", "attributes": {"a\x00": "1"}})
     assert_error(status, reply, 400, "attributes")
+    # An origin is one line: a newline in it forged log lines and lines of /management/healthcheck.
+    status, reply = await stack.request("POST", "/heartbeat", {"origin": "x\nOK fake"})
+    assert_error(status, reply, 400, "origin")
+
+
+async def test_deeply_nested_body_is_400_not_a_recursion_error(stack: Stack) -> None:
+    status, reply = await stack.post_alert({}, raw=b"[" * 5000 + b"]" * 5000)
+    assert_error(status, reply, 400, "nested")
 
 
 async def test_unknown_route_and_method_are_json(stack: Stack) -> None:
