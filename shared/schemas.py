@@ -169,12 +169,17 @@ def load_body(schema: Schema, payload: Any) -> dict[str, Any]:
     return result
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259): stored, they would be echoed to clients that cannot parse them.
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def parse_json(raw: bytes) -> Any:
     """Decode a body. Nesting is bounded by the decoder itself: it raises ``RecursionError`` at the
     interpreter's recursion limit (about 1,000 levels), which costs nothing on the way; the schemas then
     bound the nesting of what is kept (``MAX_DEPTH``)."""
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadInput(f"body is not valid JSON: {exc}") from None
     except RecursionError:
