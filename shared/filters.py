@@ -2,8 +2,9 @@
 
 Pure functions: parameters in, a MongoDB filter document, a sort, paging and flags out. Nothing here
 touches a database or HTTP. Every field name is checked against a white-list, every value is converted
-to the stored type, every regular expression is length-limited and compiled before use; anything else is
-a ``BadInput`` naming the parameter (the HTTP layer turns it into a 400).
+to the stored type, every regular expression is checked for every engine that evaluates it (RE2 here, the
+store's backtracking engine there: see ``regexes.py``); anything else is a ``BadInput`` naming the
+parameter (the HTTP layer turns it into a 400).
 
 Forms (see the README): ``field=v`` (repeat = OR), ``field!=v``, ``field=~regex`` (case-insensitive),
 dotted ``attributes.x``, ``id`` (prefix of the id or of ``lastReceiveId``), ``from-date``/``to-date``,
@@ -12,14 +13,14 @@ dotted ``attributes.x``, ``id`` (prefix of the id or of ``lastReceiveId``), ``fr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .jsonquery import parse_q
+from .regexes import literal, safe_regex
 from .severity import EXPIRED, SEVERITY_MAP, STATUSES
-from .vocabulary import ALERT_FIELDS, HEARTBEAT_FIELDS, Vocabulary, bad, field_name, parse_date, safe_regex
+from .vocabulary import ALERT_FIELDS, HEARTBEAT_FIELDS, Vocabulary, bad, check_text, field_name, parse_date
 
 Params = Sequence[tuple[str, str]]
 
@@ -159,6 +160,8 @@ def field_condition(name: str, values: list[str], vocabulary: Vocabulary) -> tup
     negate = name.endswith("!")
     base = name[:-1] if negate else name
     stored = field_name(base, vocabulary, name)
+    for value in values:
+        check_text(value, name)
     if base in vocabulary.ints or base in vocabulary.bools:
         typed = [typed_value(base, value, vocabulary, name) for value in values]
         return stored, negated(typed, negate)
@@ -179,7 +182,7 @@ def negated(values: list[Any], negate: bool) -> Any:
 
 def alternation(values: list[str], name: str) -> str:
     """Regex values (``~x``) and plain values (exact, escaped) of one field as one pattern."""
-    parts = [safe_regex(v[1:], name) if v.startswith("~") else "^" + re.escape(v) + "$" for v in values]
+    parts = [safe_regex(v[1:], name) if v.startswith("~") else "^" + literal(v) + "$" for v in values]
     return parts[0] if len(parts) == 1 else "|".join(f"(?:{part})" for part in parts)
 
 
@@ -202,9 +205,11 @@ def check_enum(base: str, value: str, param: str) -> None:
 
 def id_match(values: list[str]) -> Any:
     """Alerta's id lookup: a whole id exactly, anything shorter as a prefix (escaped, anchored)."""
+    for value in values:
+        check_text(value, "id")
     if all(len(value) >= 36 for value in values):
         return values[0] if len(values) == 1 else {"$in": values}
-    alternatives = [re.escape(v) + ("$" if len(v) >= 36 else "") for v in values]
+    alternatives = [literal(v) + ("$" if len(v) >= 36 else "") for v in values]
     return {"$regex": "^" + (alternatives[0] if len(values) == 1 else f"(?:{'|'.join(alternatives)})")}
 
 

@@ -21,10 +21,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import logs
 from .edge import BASE_HEADER, PublicBase, is_internal_caller, path_problem, valid_request_id
 from .metrics import Metrics
-from .render import heartbeat_body
 from .schemas import BadInput
 from .settings import Settings
-from .store import Store
+from .store import Store, StoreUnavailable
+from .store.core import QueryTimeout
 from .store.housekeeping import HousekeepingQueries
 
 log = logging.getLogger("alertbus.http")
@@ -88,6 +88,10 @@ async def _handle(request: web.Request, handler: Handler, rid: str) -> web.Strea
         response.headers.update(exc.headers)
     except BadInput as exc:
         response = error_response(400, exc.message, rid, exc.errors)
+    except QueryTimeout as exc:  # the store stopped a read at STORE_MAX_TIME_MS
+        response = error_response(503, str(exc), rid)
+    except StoreUnavailable:
+        response = error_response(503, "the store is unavailable; try again shortly", rid)
     except web.HTTPRequestEntityTooLarge:
         limit = request.app._client_max_size  # aiohttp keeps the limit only here
         response = error_response(413, f"request body is larger than the limit of {limit} bytes", rid)
@@ -278,12 +282,11 @@ class OpsRoutes:
         try:
             if store is None:
                 raise ConnectionError("not connected")
-            docs = await asyncio.wait_for(HousekeepingQueries(store).all_heartbeats(), 2 * PING_TIMEOUT)
+            expired = HousekeepingQueries(store).expired_origins(
+                datetime.now(UTC), max_time_ms=int(2 * PING_TIMEOUT * 1000))
+            stale = await asyncio.wait_for(expired, 2 * PING_TIMEOUT)
         except Exception:  # the store is down or slow: that is the answer
             return web.Response(text="HEALTH_CHECK_FAILED: store unavailable", status=503)
-        now = datetime.now(UTC)
-        stale = [doc["origin"] for doc in docs
-                 if heartbeat_body(doc, self.settings.heartbeat_max_latency_ms, now)["status"] == "expired"]
         if stale:
             return web.Response(text="".join(f"HEARTBEAT_STALE: {origin}\n" for origin in stale), status=503)
         return web.Response(text="OK")

@@ -1,16 +1,21 @@
 """``q``: a JSON MongoDB query document (Alerta v3's base query), restricted to white-listed fields and to the
-operators ``$and $or $in $nin $ne $regex $exists $gt $gte $lt $lte`` (v3 passed it through unchecked). Pure."""
+operators ``$and $or $in $nin $ne $regex $exists $gt $gte $lt $lte`` (v3 passed it through unchecked). Pure.
+
+A ``$regex`` passes the checks of ``regexes.safe_regex``; its ``$options`` may only be ``i``: ``x`` would let
+comments and spaces hide a pattern's shape from those checks, and the other flags can be written inline (``(?s)``)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from .vocabulary import Vocabulary, bad, field_name, parse_date, safe_regex
+from .regexes import safe_regex
+from .vocabulary import Vocabulary, bad, check_text, field_name, parse_date, shown
 
 MAX_Q_DEPTH = 8
 Q_LOGICAL = frozenset({"$and", "$or"})
 Q_OPERATORS = frozenset({"$in", "$nin", "$ne", "$regex", "$options", "$exists", "$gt", "$gte", "$lt", "$lte"})
+REGEX_OPTIONS = frozenset({"", "i"})
 
 
 def as_json(raw: str, param: str) -> Any:
@@ -18,6 +23,8 @@ def as_json(raw: str, param: str) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise bad(param, f"{param} must be a JSON query document: {exc}") from None
+    except RecursionError:  # nesting deeper than the decoder recurses; MAX_Q_DEPTH would refuse it anyway
+        raise bad(param, f"{param} is nested more than {MAX_Q_DEPTH} levels deep") from None
 
 
 def parse_q(raw: str | None, vocabulary: Vocabulary) -> dict[str, Any]:
@@ -39,7 +46,7 @@ def q_node(node: Any, vocabulary: Vocabulary, depth: int) -> dict[str, Any]:
             if not isinstance(value, list) or not value:
                 raise bad("q", f"q: {key} needs a non-empty list of queries")
             out[key] = [q_node(item, vocabulary, depth + 1) for item in value]
-        elif key.startswith("$"):
+        elif check_text(key, "q").startswith("$"):
             allowed = " ".join(sorted(Q_LOGICAL | Q_OPERATORS - {"$options"}))
             raise bad("q", f"q: operator {key} is not allowed; use {allowed}")
         else:
@@ -54,7 +61,7 @@ def q_field(key: str, vocabulary: Vocabulary) -> str:
         return field_name(key, vocabulary, "q")
     known = vocabulary.strings | vocabulary.ints | vocabulary.bools | vocabulary.dates
     if key not in known:
-        raise bad("q", f"q: unknown field {key!r}")
+        raise bad("q", f"q: unknown field {shown(key)}")
     return key
 
 
@@ -83,8 +90,9 @@ def q_operand(key: str, op: str, operand: Any, vocabulary: Vocabulary) -> Any:
     if op in ("$regex", "$options"):
         if not isinstance(operand, str):
             raise bad("q", f"q: {op} on {key!r} needs a string")
-        if op == "$options" and not set(operand) <= set("imsx"):
-            raise bad("q", f"q: $options may only hold the flags i, m, s and x, got {operand!r}")
+        if op == "$options" and operand not in REGEX_OPTIONS:
+            raise bad("q", f"q: $options may only be \"i\" (case-insensitive) or empty, got {shown(operand)}; "
+                           "write other flags inline, such as (?s)")
         return safe_regex(operand, "q") if op == "$regex" else operand
     return q_scalar(key, operand, vocabulary)
 
@@ -92,7 +100,7 @@ def q_operand(key: str, op: str, operand: Any, vocabulary: Vocabulary) -> Any:
 def q_scalar(key: str, value: Any, vocabulary: Vocabulary) -> Any:
     """Plain JSON values only (no embedded documents); dates are written as ISO strings."""
     if isinstance(value, str):
-        return parse_date(value, "q") if key in vocabulary.dates else value
+        return parse_date(value, "q") if key in vocabulary.dates else check_text(value, "q")
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
     if isinstance(value, int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -186,3 +187,61 @@ def test_heartbeat_query() -> None:
     assert query.statuses == ("slow", "expired") and query.sort == [("receiveTime", -1)]
     with pytest.raises(BadInput):
         parse_heartbeat_query([("environment", "x")])
+
+
+@pytest.mark.parametrize("date", [
+    "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+00:31"])
+@pytest.mark.parametrize("name", ["from-date", "to-date"])
+def test_dates_out_of_range_once_in_utc_name_their_parameter(name: str, date: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_alert_query([(name, date)])
+    assert name in caught.value.errors and "between the years 1 and 9999" in caught.value.message
+
+
+@pytest.mark.parametrize("date", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_dates_out_of_range_in_q_name_q(date: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_alert_query([("q", json.dumps({"createTime": {"$gte": date}}))])
+    assert "q" in caught.value.errors
+
+
+def test_extreme_dates_that_fit_are_accepted() -> None:
+    spec = flt(("from-date", "0001-01-01T00:00:00-01:00"), ("to-date", "9999-12-31T23:59:59+01:00"))
+    assert spec == {"lastReceiveTime": {"$gt": datetime(1, 1, 1, 1, tzinfo=UTC),
+                                        "$lte": datetime(9999, 12, 31, 22, 59, 59, tzinfo=UTC)}}
+
+
+@pytest.mark.parametrize("name", [
+    "attributes.a\x00b", "attributes.", "attributes.$x", "attributes.a.$x", "attributes.a..b", "attributes..a",
+    "attributes." + ".".join("a" * 32), "attributes." + "a" * 250, "attributes.\udca0", "attributes.a\udce9",
+])
+def test_odd_attribute_names_are_refused(name: str) -> None:
+    for param in (name, name + "!"):
+        with pytest.raises(BadInput) as caught:
+            parse_alert_query([(param, "1")])
+        assert param in caught.value.errors and "invalid attribute path" in caught.value.message
+    with pytest.raises(BadInput) as caught:
+        parse_alert_query([("q", json.dumps({name: 1}))])
+    assert "q" in caught.value.errors
+
+
+def test_deep_and_unusual_attribute_names_that_are_fields_pass() -> None:
+    deep = "attributes." + ".".join("abcdefghijklmnopqrstuvwxyz12345")  # 32 parts in all
+    assert flt((deep, "v")) == {deep: "v"}
+    assert flt(("attributes.a b", "v"), ("attributes.é-ü", "w")) == {"attributes.a b": "v", "attributes.é-ü": "w"}
+
+
+@pytest.mark.parametrize("params", [
+    [("resource", "\udca0")], [("resource", "a\udce9b")], [("resource!", "\ud800")],
+    [("tags", "x"), ("tags", "\udc80")], [("id", "ab\udca0")], [("q", '{"resource": "\\ud800"}')],
+    [("q", '{"tags": {"$in": ["x", "\\udc00"]}}')],
+])
+def test_text_that_cannot_be_encoded_is_refused(params: list[tuple[str, str]]) -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_alert_query(params)
+    assert params[-1][0] in caught.value.errors and "not valid Unicode" in caught.value.message
+
+
+def test_nul_in_a_value_is_a_value() -> None:
+    # BSON strings carry NUL (field names cannot): an exact value with NUL is matched as such.
+    assert flt(("resource", "a\x00b")) == {"resource": "a\x00b"}

@@ -7,6 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from shared.filters import parse_heartbeat_query
+from shared.render import heartbeat_body
+from shared.store.housekeeping import HousekeepingQueries
+from shared.store.pipelines import HEARTBEAT_SHOWN
+from shared.store.queries import AlertQueries
+
 from .conftest import Stack
 
 
@@ -80,3 +86,60 @@ async def test_heartbeat_filters_are_checked(stack: Stack) -> None:
             [("page", "0")], "page"):
         status, body = await stack.request("GET", f"/heartbeats?{urlencode(params)}")
         assert status == 400 and name in body["message"], body
+
+
+async def seed_statuses(stack: Stack, expired: int, slow: int, ok: int) -> str:
+    prefix = f"qt-hb-{uuid.uuid4().hex[:8]}"
+    docs = [heartbeat(f"{prefix}/expired-{n}", age=120 + n, timeout=60) for n in range(expired)]
+    docs += [heartbeat(f"{prefix}/slow-{n}", age=1 + n, latency_ms=2001 + n) for n in range(slow)]
+    docs += [heartbeat(f"{prefix}/ok-{n}", age=1 + n, latency_ms=2000) for n in range(ok)]
+    for doc in docs:
+        doc["_failing"] = True  # an internal flag of the heartbeat watch: never listed
+    await stack.store.heartbeats.insert_many(docs)
+    return prefix
+
+
+async def test_statuses_are_matched_and_paged_in_the_store(stack: Stack) -> None:
+    prefix = await seed_statuses(stack, expired=7, slow=4, ok=5)
+    origin = ("origin", f"~^{prefix}/")
+    last = await listing(stack, origin, ("status", "expired"), ("page-size", "3"), ("page", "3"))
+    assert (last["total"], last["pages"], last["more"], len(last["heartbeats"])) == (7, 3, False, 1)
+    assert last["heartbeats"][0]["origin"] == f"{prefix}/expired-6"  # newest first: the oldest is last
+    alive = await listing(stack, origin, ("status", "ok"), ("status", "slow"), ("page-size", "100"))
+    assert alive["total"] == 9
+    assert {hb["origin"].split("/")[1].split("-")[0]: hb["status"] for hb in alive["heartbeats"]} == {
+        "ok": "ok", "slow": "slow"}
+    everything = await listing(stack, origin, ("status", "ok"), ("status", "slow"), ("status", "expired"))
+    assert everything["total"] == 16 and (await listing(stack, origin))["total"] == 16
+    by_id = await listing(stack, origin, ("sort-by", "-id"), ("page-size", "100"))
+    ids = [hb["id"] for hb in by_id["heartbeats"]]
+    assert ids == sorted(ids, reverse=True) and len(ids) == 16
+
+
+async def test_listed_heartbeats_are_read_with_their_shown_fields_only(stack: Stack) -> None:
+    prefix = await seed_statuses(stack, expired=1, slow=1, ok=1)
+    queries = AlertQueries(stack.store, max_time_ms=5000)
+    query = parse_heartbeat_query([("origin", f"~^{prefix}/")])
+    docs, total = await queries.heartbeat_page(query.filter, (), query.sort, 0, 2, now=datetime.now(UTC),
+                                               max_latency_ms=2000)
+    assert total == 3 and len(docs) == 2
+    assert all(set(doc) <= {"_id", *HEARTBEAT_SHOWN} and "_failing" not in doc for doc in docs)
+
+
+async def test_expired_origins_agree_with_the_rendered_status(stack: Stack) -> None:
+    """The health check's query: the store decides expiry with the rule the list renders with, to the millisecond
+    (a heartbeat is expired once ``since``, in whole seconds, exceeds its timeout)."""
+    prefix = f"qt-hb-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    received = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    docs = [heartbeat(f"{prefix}/{name}", age=0, timeout=60) for name in ("just", "almost", "fresh", "old")]
+    for doc, back in zip(docs, (timedelta(seconds=61), timedelta(seconds=60, milliseconds=999),
+                                timedelta(seconds=1), timedelta(days=3)), strict=True):
+        doc["receiveTime"], doc["createTime"] = received - back, received - back
+    await stack.store.heartbeats.insert_many(docs)
+    expired = await HousekeepingQueries(stack.store).expired_origins(now, limit=10_000, max_time_ms=5000)
+    ours = [origin for origin in expired if origin.startswith(prefix)]
+    rendered = sorted(doc["origin"] for doc in docs if heartbeat_body(doc, 2000, now)["status"] == "expired")
+    assert ours == rendered == [f"{prefix}/just", f"{prefix}/old"]
+    assert expired == sorted(expired)
+    assert len(await HousekeepingQueries(stack.store).expired_origins(now, limit=1)) == 1

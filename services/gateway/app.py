@@ -12,10 +12,10 @@ from aiohttp import web
 
 from shared.auth import KeyRing
 from shared.broker import RpcClient, connect
-from shared.http import ApiError, Handler, Probes, add_ops_routes, add_routes, make_middlewares
+from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
-from shared.store import StoreUnavailable, open_store
+from shared.store import open_store
 from shared.store.accounts import Accounts
 
 from .admin import ADMIN_ROUTES
@@ -48,15 +48,6 @@ async def release_callers(app: web.Application) -> None:
     timeout with no answer at all."""
     if RPC in app:
         await app[RPC].drain(min(app[SETTINGS].rpc_timeout, SHUTDOWN_REPLY_WAIT))
-
-
-@web.middleware
-async def store_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A route that needs the store while it is unreachable answers a clear 503, not a 500."""
-    try:
-        return await handler(request)
-    except StoreUnavailable:
-        raise ApiError(503, "the store is unavailable; try again shortly") from None
 
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
@@ -93,7 +84,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     metrics = metrics or Metrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[*make_middlewares("gateway", metrics, settings), store_outage, auth_middleware],
+        middlewares=[*make_middlewares("gateway", metrics, settings), auth_middleware],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics

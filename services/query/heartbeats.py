@@ -16,26 +16,27 @@ from .views import paged
 
 
 async def get_heartbeat(request: web.Request) -> web.Response:
-    doc = await request.app[STORE].get_heartbeat(request.match_info["id"])
+    settings = request.app[SETTINGS]
+    doc = await request.app[STORE].get_heartbeat(request.match_info["id"], max_time_ms=settings.store_max_time_ms)
     if doc is None:
         raise ApiError(404, "not found")
-    body = heartbeat_body(doc, request.app[SETTINGS].heartbeat_max_latency_ms)
+    body = heartbeat_body(doc, settings.heartbeat_max_latency_ms)
     return json_response({"status": "ok", "total": 1, "heartbeat": with_href(body, base_url(request), "heartbeat")})
 
 
 async def get_heartbeats(request: web.Request) -> web.Response:
-    """``status`` depends on the clock, so it is computed here and filtered here; one heartbeat per origin
-    keeps this list small enough to page in memory."""
+    """One page, paged in the store: ``status`` depends on the clock, so the store matches it against ``now``,
+    the same instant the page is rendered with (one heartbeat per origin is still no bound on their number)."""
     settings = request.app[SETTINGS]
     query = parse_heartbeat_query(list(request.query.items()), settings.default_page_size)
-    docs = await request.app[QUERIES].heartbeat_list(query.filter, query.sort)
     now = datetime.now(UTC)
-    bodies = [heartbeat_body(doc, settings.heartbeat_max_latency_ms, now) for doc in docs]
-    if query.statuses:
-        bodies = [body for body in bodies if body["status"] in query.statuses]
+    docs, total = await request.app[QUERIES].heartbeat_page(
+        query.filter, query.statuses, query.sort, query.skip, query.page_size, now=now,
+        max_latency_ms=settings.heartbeat_max_latency_ms,
+    )
     base = base_url(request)
-    shown = [with_href(body, base, "heartbeat") for body in bodies[query.skip:query.skip + query.page_size]]
-    return json_response({"status": "ok", **paged(len(bodies), query), "heartbeats": shown, "time": isoformat(now)})
+    shown = [with_href(heartbeat_body(doc, settings.heartbeat_max_latency_ms, now), base, "heartbeat") for doc in docs]
+    return json_response({"status": "ok", **paged(total, query), "heartbeats": shown, "time": isoformat(now)})
 
 
 HEARTBEAT_ROUTES: list[tuple[str, str, Handler]] = [

@@ -41,7 +41,8 @@ def now_iso() -> str:
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    doc = await request.app[STORE].get_alert(request.match_info["id"])
+    limit = request.app[SETTINGS].store_max_time_ms
+    doc = await request.app[STORE].get_alert(request.match_info["id"], max_time_ms=limit)
     if doc is None:
         raise ApiError(404, "not found")
     body = with_href(alert_body(doc), base_url(request), "alert")

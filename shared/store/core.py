@@ -10,12 +10,14 @@ two documents for one alert.
 ``expireTime`` (= ``lastReceiveTime`` + ``timeout``, null when the timeout is 0) is written with every alert so
 that housekeeping finds the alerts to expire with an indexed range instead of computing it per document.
 Every public method is timed into ``alertbus_store_operation_seconds{operation}`` when the Store has metrics.
+
+Reads that answer a client carry ``maxTimeMS`` (``STORE_MAX_TIME_MS``), so that the store itself stops a query
+that a filter made expensive; such a read raises ``QueryTimeout`` (``time_limited``), which HTTP answers with 503.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -25,17 +27,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.errors import ConnectionFailure as _ConnectionFailure
 from pymongo.uri_parser import parse_uri
 
 from ..metrics import Metrics
+from ..regexes import literal
 
 # Errors that mean "the database is not reachable right now": callers retry later instead of failing.
 StoreUnavailable: tuple[type[BaseException], ...] = (_ConnectionFailure,)
 StoreError = PyMongoError
 INTERNAL_FIELDS = ("_v", "_rids", "_keys", "severityCode", "expireTime")
 DUPLICATE_KEY = 11000
+MAX_TIME_EXPIRED = 50  # the server stopped an operation at its maxTimeMS (pymongo raises ExecutionTimeout)
 # Indexes of earlier versions: the id lookups now use the one multikey "lookup" index, the group loads "identity".
 OBSOLETE_INDEXES = frozenset({"group", "lastReceiveId", "shortId", "shortLastReceiveId"})
 
@@ -54,6 +58,14 @@ def expire_time(doc: dict[str, Any]) -> datetime | None:
     """When housekeeping expires the alert: ``lastReceiveTime`` + ``timeout`` (never for a timeout of 0)."""
     timeout, received = doc.get("timeout") or 0, doc.get("lastReceiveTime")
     return received + timedelta(seconds=timeout) if timeout > 0 and isinstance(received, datetime) else None
+
+
+class QueryTimeout(Exception):
+    """The store stopped a read at its time limit (``maxTimeMS``): the filter asked for more work than a request
+    may cost. Not a client mistake nor an outage: the HTTP layer answers 503."""
+
+    def __init__(self) -> None:
+        super().__init__("query took too long")
 
 
 class _Timed(Protocol):
@@ -80,6 +92,21 @@ def timed(method: Callable[Concatenate[_S, _P], Awaitable[_R]]) -> Callable[Conc
             self.metrics.store_seconds.labels(operation).observe(time.perf_counter() - started)
 
     return timed_method
+
+
+def time_limited(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
+    """Raise ``QueryTimeout`` where the store reports that a read outlived its ``maxTimeMS``."""
+
+    @functools.wraps(method)
+    async def limited(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await method(*args, **kwargs)
+        except OperationFailure as exc:
+            if exc.code == MAX_TIME_EXPIRED:
+                raise QueryTimeout() from exc
+            raise
+
+    return limited
 
 
 @dataclass
@@ -263,10 +290,12 @@ class Store:
     # -- alerts: reads ----------------------------------------------------------------------------
 
     @timed
-    async def get_alert(self, ident: str) -> dict[str, Any] | None:
+    @time_limited
+    async def get_alert(self, ident: str, *, max_time_ms: int | None = None) -> dict[str, Any] | None:
         """Alerta's id lookup: the id, the id of the last alert received for it, or — for an 8-character id
         — a prefix of either; one indexed equality on the lookup keys (see ``lookup_keys``)."""
-        found = await self.alerts.find({"_keys": ident}).limit(LOOKUP_CANDIDATES).to_list(None)
+        cursor = self.alerts.find({"_keys": ident}, max_time_ms=max_time_ms).limit(LOOKUP_CANDIDATES)
+        found = await cursor.to_list(None)
         return min(found, key=lambda doc: _lookup_rank(doc, ident), default=None)
 
     # -- heartbeats -------------------------------------------------------------------------------
@@ -296,10 +325,10 @@ class Store:
         return result.deleted_count == 1
 
     @timed
-    async def get_heartbeat(self, ident: str) -> dict[str, Any] | None:
-        if len(ident) == 8:
-            return await self.heartbeats.find_one({"_id": {"$regex": "^" + re.escape(ident)}})
-        return await self.heartbeats.find_one({"_id": ident})
+    @time_limited
+    async def get_heartbeat(self, ident: str, *, max_time_ms: int | None = None) -> dict[str, Any] | None:
+        query: Any = {"$regex": "^" + literal(ident)} if len(ident) == 8 else ident
+        return await self.heartbeats.find_one({"_id": query}, max_time_ms=max_time_ms)
 
 
 def database_name(url: str) -> str:

@@ -22,11 +22,11 @@ Map keys (statuses, severities, events, services) are escaped as field names (``
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..regexes import user_regex
 from ..severity import severity_code
 
 TOP_RESOURCES = 100  # resources listed per top-10 group (and kept per R counter)
@@ -297,7 +297,7 @@ def _operator(name: str, op: str, operand: Any, options: Any) -> Callable[[Any],
     return None
 
 
-def _searching(pattern: re.Pattern[str] | None, negate: bool) -> Callable[[Any], bool] | None:
+def _searching(pattern: Any, negate: bool) -> Callable[[Any], bool] | None:
     """A regex test as MongoDB applies it to a string field (unanchored; never matches a non-string)."""
     if pattern is None:
         return None
@@ -305,19 +305,11 @@ def _searching(pattern: re.Pattern[str] | None, negate: bool) -> Callable[[Any],
     return lambda value: (isinstance(value, str) and found.search(value) is not None) != negate
 
 
-REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
-
-
-def _regex(pattern: Any, options: Any) -> re.Pattern[str] | None:
-    if not isinstance(pattern, str) or not isinstance(options, str) or not set(options) <= set(REGEX_FLAGS):
-        return None
-    flags = 0
-    for option in options:
-        flags |= REGEX_FLAGS[option]
-    try:
-        return re.compile(pattern, flags)
-    except re.error:
-        return None
+def _regex(pattern: Any, options: Any) -> Any:
+    """The user's pattern compiled with RE2: evaluated here, in the query service's event loop, a backtracking
+    engine would let one request stall every other; RE2 is linear in the key whatever the pattern. None (count by
+    aggregation instead) for what RE2 cannot compile, which the filters refuse before it gets here."""
+    return user_regex(pattern, options)
 
 
 # -- the journal: what a batch is about to add to the counters, until its alert write has landed ---------------

@@ -30,7 +30,7 @@ from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 
-from .core import Store, now_ms, timed
+from .core import Store, now_ms, time_limited, timed
 from .counter_keys import (
     DETAIL,
     EVENT,
@@ -89,10 +89,12 @@ def pushdown(flt: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Counters:
-    """The counters repository: the write path's journal, recovery, rebuild, and the reads."""
+    """The counters repository: the write path's journal, recovery, rebuild, and the reads (which the query
+    service bounds by ``max_time_ms``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_time_ms: int | None = None) -> None:
         self.store = store
+        self.max_time_ms = max_time_ms
         self.counters = store.db["counters"]
         self.alerts = store.alerts
         self.metrics = store.metrics
@@ -243,22 +245,24 @@ class Counters:
     # -- reads ----------------------------------------------------------------------------------------------
 
     async def built(self) -> bool:
-        return await self.counters.find_one({"_id": BUILT_ID}, {"_id": 1}) is not None
+        return await self.counters.find_one({"_id": BUILT_ID}, {"_id": 1}, max_time_ms=self.max_time_ms) is not None
 
     @timed
+    @time_limited
     async def severity_keys(self, flt: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """``{environment, status, severity, n}`` for every counted key that matches ``flt``; None when the
         filter needs another field (or the counters are not built): count by aggregation then."""
         match = key_filter(flt, SEVERITY_FIELDS)
         if match is None:
             return None
-        docs = await self.counters.find({"kind": {"$in": [SEVERITY, META]}}).to_list(None)
+        docs = await self.counters.find({"kind": {"$in": [SEVERITY, META]}}, max_time_ms=self.max_time_ms).to_list(None)
         if not any(doc["_id"] == BUILT_ID for doc in docs):
             return None
         return [row for doc in docs if doc["kind"] == SEVERITY
                 for row in severity_rows(doc) if row["n"] > 0 and match(row)]
 
     @timed
+    @time_limited
     async def top10(self, flt: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """Alerta's top 10 by event from the counters (rows as ``AlertQueries.top10`` builds them); None when
         the filter needs another field than environment and status (or the counters are not built)."""
@@ -266,7 +270,7 @@ class Counters:
         if match is None or not await self.built():
             return None
         groups: dict[str, dict[str, Any]] = {}
-        async for doc in self.counters.find({"kind": EVENT, **pushdown(flt)}):
+        async for doc in self.counters.find({"kind": EVENT, **pushdown(flt)}, max_time_ms=self.max_time_ms):
             if not match(doc):
                 continue
             for row in event_rows(doc):
@@ -286,7 +290,7 @@ class Counters:
         samples: dict[str, set[tuple[str, str]]] = defaultdict(set)
         if rows:
             query = {"kind": DETAIL, **pushdown(flt), "event": {"$in": [row["_id"] for row in rows]}}
-            async for doc in self.counters.find(query):
+            async for doc in self.counters.find(query, max_time_ms=self.max_time_ms):
                 if not match(doc):
                     continue
                 for name, n in (doc.get("s") or {}).items():

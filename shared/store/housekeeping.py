@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from ..severity import STATUSES, severity_code
-from .core import Store, timed
+from .core import Store, time_limited, timed
+from .pipelines import heartbeat_expired
 
 # What housekeeping needs to route a command and to guard it.
 CANDIDATE_FIELDS = {"_id": 1, "environment": 1, "resource": 1, "status": 1, "severity": 1, "lastReceiveTime": 1}
 INFORMATIONAL = "informational"
 WATCH_FLAG = "_failing"  # on a heartbeat: the watch raised HeartbeatFail for it and has not closed it yet
+STALE_SHOWN = 100  # expired heartbeats a health check names
 
 
 class HousekeepingQueries:
@@ -66,6 +68,17 @@ class HousekeepingQueries:
         """Every heartbeat: one per origin keeps this small, and staleness depends on the clock, not on a field
         an index could hold."""
         return await self.heartbeats.find({}).to_list(None)
+
+    @timed
+    @time_limited
+    async def expired_origins(self, now: datetime, limit: int = STALE_SHOWN, max_time_ms: int | None = None
+                              ) -> list[str]:
+        """The origins of at most ``limit`` expired heartbeats (the rule of ``shared.render.heartbeat_body``), in
+        order: decided by the store, which sends back nothing but the origins (``/management/healthcheck``)."""
+        query = {"$expr": heartbeat_expired(now)}
+        found = self.heartbeats.find(query, {"origin": 1, "_id": 0}, sort=[("origin", 1)], limit=limit,
+                                     max_time_ms=max_time_ms)
+        return [doc["origin"] async for doc in found]
 
     @timed
     async def set_failing(self, heartbeat_id: str, failing: bool) -> None:

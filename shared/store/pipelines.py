@@ -208,3 +208,42 @@ def severity_slices(counts: Counts, descending: bool, skip: int, limit: int) -> 
         if start >= skip + limit:
             break
     return out
+
+
+# -- heartbeats: the status of ``shared.render.heartbeat_body`` as a store condition -------------------------------
+
+# What a listed heartbeat shows (``heartbeat_body``): never an internal field such as the watch's flag.
+HEARTBEAT_SHOWN = {name: 1 for name in (
+    "origin", "tags", "attributes", "type", "createTime", "timeout", "receiveTime")}
+HEARTBEAT_STATUSES = frozenset({"ok", "slow", "expired"})
+
+
+def heartbeat_expired(now: datetime) -> dict[str, Any]:
+    """``since > timeout`` of ``heartbeat_body`` (``since`` in whole seconds, truncated): with ``receiveTime`` kept
+    to the millisecond that is ``receiveTime + (timeout + 1) s <= now``, and ``now`` truncated to the millisecond
+    on its way to the store changes nothing."""
+    deadline = {"$add": ["$receiveTime", {"$multiply": [{"$add": ["$timeout", 1]}, 1000]}]}
+    return {"$lte": [deadline, now]}
+
+
+def heartbeat_slow(max_latency_ms: int) -> dict[str, Any]:
+    """``latency > max_latency_ms``: milliseconds from ``createTime`` to ``receiveTime``."""
+    return {"$gt": [{"$subtract": ["$receiveTime", "$createTime"]}, max_latency_ms]}
+
+
+def heartbeat_status_filter(statuses: Iterable[str], now: datetime, max_latency_ms: int) -> dict[str, Any]:
+    """A filter for heartbeats whose computed status is one of ``statuses`` (none or all: no condition). An
+    expression, so no index serves it; heartbeats are one per origin, and the store scans them instead of
+    alertbus loading every one."""
+    wanted = set(statuses)
+    if not wanted or wanted >= HEARTBEAT_STATUSES:
+        return {}
+    expired, slow = heartbeat_expired(now), heartbeat_slow(max_latency_ms)
+    alive = {"$not": [expired]}
+    each = {
+        "expired": expired,
+        "slow": {"$and": [alive, slow]},
+        "ok": {"$and": [alive, {"$not": [slow]}]},
+    }
+    chosen = [each[status] for status in sorted(wanted)]
+    return {"$expr": chosen[0] if len(chosen) == 1 else {"$or": chosen}}

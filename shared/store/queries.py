@@ -12,6 +12,10 @@ field, else it decodes every document of the collection; it never stops an index
 answers anything from an index alone; it sorts in Python with a comparison per pair; its ``$addToSet`` scans
 the set. Every read there costs in proportion to the documents it matches.
 
+Every read carries ``maxTimeMS`` when the query service gives one (``STORE_MAX_TIME_MS``): a filter the store
+finds expensive (a regular expression over long values, on a backtracking engine) is stopped by the store, and the
+read raises ``QueryTimeout`` (``core.time_limited``).
+
 The pipelines themselves, and the arithmetic of counts and severity pages, are pure and live in
 ``pipelines.py``. The counts (of the list, ``/alerts/count``, ``/environments``) and the default top 10
 come from the materialised counters (``counters.py``) whenever the filter involves only the counters' key
@@ -29,9 +33,10 @@ from typing import Any
 
 from pymongo import InsertOne
 
-from .core import Store, stored
+from .core import Store, stored, time_limited
 from .counters import Counters
 from .pipelines import (
+    HEARTBEAT_SHOWN,
     NEVER,
     RECENT_WINDOWS,
     SEEDING_BATCH,
@@ -41,6 +46,7 @@ from .pipelines import (
     by_severity_and_status,
     by_severity_then_time,
     fold_counts,
+    heartbeat_status_filter,
     hidden,
     match_stages,
     page_pipeline,
@@ -50,16 +56,20 @@ from .pipelines import (
 
 
 class AlertQueries:
-    """Reads of alerts and heartbeats. Takes the ``Store``; holds no state of its own."""
+    """Reads of alerts and heartbeats. Takes the ``Store`` and the time limit of each read (``max_time_ms``;
+    None: none, for the benchmark and for seeding); holds no state of its own."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_time_ms: int | None = None) -> None:
         self.store = store
         self.alerts = store.alerts
         self.heartbeats = store.heartbeats
-        self.counters = Counters(store)
+        self.max_time_ms = max_time_ms
+        self.limit: dict[str, Any] = {"maxTimeMS": max_time_ms} if max_time_ms else {}
+        self.counters = Counters(store, max_time_ms)
 
+    @time_limited
     async def run(self, pipeline: Pipeline, **options: Any) -> list[dict[str, Any]]:
-        cursor = await self.alerts.aggregate(pipeline, **options)
+        cursor = await self.alerts.aggregate(pipeline, **self.limit, **options)
         return await cursor.to_list()
 
     async def page(
@@ -208,8 +218,21 @@ class AlertQueries:
             row["tag"] = row.pop("tags")
         return rows
 
-    async def heartbeat_list(self, flt: dict[str, Any], sort: Sort) -> list[dict[str, Any]]:
-        return await self.heartbeats.find(flt, sort=sort).to_list()
+    @time_limited
+    async def heartbeat_page(
+        self, flt: dict[str, Any], statuses: Iterable[str], sort: Sort, skip: int, limit: int, *, now: datetime,
+        max_latency_ms: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of heartbeats (the fields a listed heartbeat shows) and the number of all matches. The status
+        depends on the clock (``now``, which the caller also renders with), and is matched in the store, so that
+        neither the page nor the count loads every heartbeat."""
+        query = {**flt, **heartbeat_status_filter(statuses, now, max_latency_ms)}
+        # A stable order for paging: receive times can tie.
+        order = sort if any(key == "_id" for key, _ in sort) else [*sort, ("_id", 1)]
+        page = self.heartbeats.find(query, HEARTBEAT_SHOWN, sort=order, skip=skip, limit=limit,
+                                    max_time_ms=self.max_time_ms)
+        docs, total = await asyncio.gather(page.to_list(None), self.heartbeats.count_documents(query, **self.limit))
+        return docs, total
 
     async def explain(self, pipeline: Pipeline) -> dict[str, Any]:
         """The plan the database chose for a pipeline (for the benchmark and for diagnosis)."""
