@@ -39,7 +39,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check shared services tests bench
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/mypy
 
 # Start a local RabbitMQ when none answers, and enable the plugin alertbus needs (needs root).
 broker:

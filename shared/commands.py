@@ -35,10 +35,10 @@ def status_before(doc: dict[str, Any], action: str) -> str | None:
     history = doc.get("history") or []
     undo = UNDO.get(action)
     if undo is None:
-        return history[-2]["status"] if len(history) >= 2 else None
+        return str(history[-2]["status"]) if len(history) >= 2 else None
     for index in range(len(history) - 1, 0, -1):
         if history[index].get("type") == undo or history[index].get("status") == (ACK if undo == "ack" else SHELVED):
-            return history[index - 1]["status"]
+            return str(history[index - 1]["status"])
     return "open"  # the entry fell out of the capped history: open is the safe default
 
 

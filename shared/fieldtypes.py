@@ -142,7 +142,7 @@ def Line(maximum: int, minimum: int = 0, **kwargs: Any) -> Text:
     return Text(one_line=True, max_chars=maximum, min_chars=minimum, **kwargs)
 
 
-def Lines(maximum_items: int, maximum_chars: int, **kwargs: Any) -> fields.List:
+def Lines(maximum_items: int, maximum_chars: int, **kwargs: Any) -> fields.List[Any]:
     """An optional list of one-line strings (tags, service, correlate). An empty string stays allowed in them,
     as it always was."""
     kwargs.setdefault("load_default", None)

@@ -24,8 +24,8 @@ from typing import Any
 
 from .broker import COMMAND, RpcClient
 from .commands import ACTION, DELETE
+from .fieldtypes import isoformat
 from .metrics import Metrics
-from .schemas import isoformat
 from .settings import Settings
 from .severity import ACK, ASSIGN, BLACKOUT, CLOSED, EXPIRED, OPEN, SHELVED, UNKNOWN
 from .store.core import now_ms

@@ -57,7 +57,7 @@ def error_response(code: int, message: str, request_id: str, errors: Any = None)
 
 
 def request_id(request: web.Request) -> str:
-    return request.get(RID, "")
+    return str(request.get(RID, ""))
 
 
 PUBLIC = web.RequestKey("public_base", PublicBase)

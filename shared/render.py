@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .schemas import isoformat
+from .fieldtypes import isoformat
 from .store import INTERNAL_FIELDS
 
 ALERT_DATES = ("createTime", "receiveTime", "lastReceiveTime", "updateTime")

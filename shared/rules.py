@@ -6,11 +6,12 @@ one ``(environment, resource)`` group, applies received alerts to them in order,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import re2
 
 from .limits import bounded_history, bounded_user, merge_attributes, merge_tags
 from .severity import (
@@ -27,21 +28,35 @@ class Rejected(Exception):
     """A pre-receive policy refused the alert; the message is returned to the sender (403)."""
 
 
+def operator_regex(pattern: str) -> Any:
+    """An operator's pattern (ALLOWED_ENVIRONMENTS, ORIGIN_BLACKLIST), compiled for RE2: it is matched against
+    what clients send, so it runs in linear time whatever the pattern (raises ``re2.error`` when RE2 cannot
+    express it; settings refuse such a value at start-up)."""
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
 @dataclass(frozen=True)
 class Policy:
     allowed_environments: tuple[str, ...]
     origin_blacklist: tuple[str, ...] = ()
     require_service: bool = True
+    _compiled: tuple[tuple[Any, ...], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled = (tuple(operator_regex(p) for p in self.origin_blacklist),
+                    tuple(operator_regex(p) for p in self.allowed_environments))
+        object.__setattr__(self, "_compiled", compiled)
 
     def check(self, alert: dict[str, Any]) -> None:
         """Raise ``Rejected`` with Alerta's reject-plugin message when a rule refuses the alert."""
         origin = alert.get("origin") or ""
-        for pattern in self.origin_blacklist:
-            if re.match(pattern, origin):
+        blacklist, environments = self._compiled
+        for pattern in blacklist:
+            if pattern.match(origin):
                 raise Rejected(f"[POLICY] Alert origin '{origin}' has been blacklisted")
-        if self.allowed_environments and not any(
-            re.fullmatch(pattern, alert.get("environment", "")) for pattern in self.allowed_environments
-        ):
+        if environments and not any(pattern.fullmatch(alert.get("environment", "")) for pattern in environments):
             raise Rejected(
                 "[POLICY] Alert environment does not match one of " + ", ".join(self.allowed_environments)
             )

@@ -32,7 +32,6 @@ from .fieldtypes import (
     chars,
     check_attributes,
     check_raw_data,
-    isoformat,  # noqa: F401 (the modules that render dates import it from here)
     items,
 )
 from .limits import MAX_DEPTH

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+import re2
+
+from .rules import operator_regex
 from .webhooks import FilterClause, parse_filter
 
 
@@ -94,13 +97,13 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     return value
 
 
-def _regexes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    patterns = _list(env, name, ())
+def _regexes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    patterns = _list(env, name, default)
     for pattern in patterns:
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise SettingsError(f"{name} has an invalid regular expression {pattern!r}: {exc}") from None
+            operator_regex(pattern)  # matched against what clients send: RE2, linear time
+        except re2.error as exc:
+            raise SettingsError(f"{name} has a regular expression RE2 cannot use {pattern!r}: {exc}") from None
     return patterns
 
 
@@ -248,8 +251,8 @@ class Settings:
             auth_required=_bool(env, "AUTH_REQUIRED", True),
             admin_key=env.get("ADMIN_KEY", "").strip(),
             admin_users=_list(env, "ADMIN_USERS", ()),
-            allowed_environments=_list(env, "ALLOWED_ENVIRONMENTS", cls.allowed_environments),
-            origin_blacklist=_regexes(env, "ORIGIN_BLACKLIST"),
+            allowed_environments=_regexes(env, "ALLOWED_ENVIRONMENTS", cls.allowed_environments),
+            origin_blacklist=_regexes(env, "ORIGIN_BLACKLIST", ()),
             require_service=_bool(env, "REQUIRE_SERVICE", True),
             history_limit=_int(env, "HISTORY_LIMIT", 100, 1, 10000),
             default_page_size=_int(env, "DEFAULT_PAGE_SIZE", 50, 1, 1000),

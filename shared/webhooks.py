@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .schemas import ALERT_SCHEMA, BadInput, describe, isoformat, load_body
+from .fieldtypes import isoformat
+from .schemas import ALERT_SCHEMA, BadInput, describe, load_body
 from .severity import SEVERITIES, STATUSES
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"

@@ -176,3 +176,14 @@ async def eventually(check: Any, timeout: float = 15.0, interval: float = 0.1) -
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def fresh_auth_throttle(request: pytest.FixtureRequest) -> None:
+    """Every test's requests come from 127.0.0.1: one test's failed authentications must not throttle the next
+    test's (see services/gateway/throttle.py)."""
+    if "stack" in request.fixturenames:
+        stack: Stack = request.getfixturevalue("stack")
+        for runner in stack.runners:
+            if gateway.keys.THROTTLE in runner.app:
+                runner.app[gateway.keys.THROTTLE].buckets.clear()

@@ -35,6 +35,8 @@ def other_database(url: str) -> str:
 async def small_stack(store_url: str, *, schedules: bool = False, with_hooks: bool = False,
                       **overrides: Any) -> AsyncIterator[Stack]:
     """Worker, query service and gateway (and the hooks service) on real ports, as the session stack."""
+    # It drops its database when done: never the session's (see other_database).
+    assert not urlsplit(store_url).path.startswith("/test_"), "a database of its own: other_database()"
     settings = make_settings(store_url, **overrides)
     metrics = Metrics()
     connection = await aio_pika.connect_robust(settings.amqp_url)

@@ -18,7 +18,7 @@ from services.ingest.processor import direct_namespace, direct_receive_id
 from shared.broker import SIGNATURE_HEADER, Names, sign, signed_by_service
 
 from .conftest import Stack, alert, eventually, unique
-from .ops_support import small_stack
+from .ops_support import other_database, small_stack
 from .test_reliability import counter, dead_letters
 
 # The test broker's connection user: RabbitMQ vouches for it in the ``user_id`` property.
@@ -57,7 +57,8 @@ def direct_id(stack: Stack, message_id: str, user_id: str | None = None) -> str:
 @pytest_asyncio.fixture(scope="module")
 async def burst(store_url: str) -> AsyncIterator[Stack]:
     """One shard and a long batch wait: a burst published at once is one batch of the worker."""
-    async with small_stack(store_url, INGEST_SHARDS=1, INGEST_BATCH_WAIT_MS=400) as stack:
+    # A database of its own: small_stack drops its database when done.
+    async with small_stack(other_database(store_url), INGEST_SHARDS=1, INGEST_BATCH_WAIT_MS=400) as stack:
         yield stack
 
 

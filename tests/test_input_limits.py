@@ -14,7 +14,8 @@ import bson
 import pytest
 
 from shared import commands, limits, rules
-from shared.schemas import ALERT_SCHEMA, BadInput, isoformat, load_body, parse_json
+from shared.fieldtypes import isoformat
+from shared.schemas import ALERT_SCHEMA, BadInput, load_body, parse_json
 
 from .conftest import Stack, alert, eventually, unique
 from .test_bad_input import assert_error

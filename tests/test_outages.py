@@ -35,7 +35,7 @@ async def behind_proxy(store_url: str) -> AsyncIterator[tuple[Stack, CuttablePro
     await proxy.start()
     url = f"amqp://{target.username}:{target.password}@127.0.0.1:{proxy.port}{target.path or '/'}?reconnect_interval=1"
     try:
-        async with small_stack(store_url, AMQP_URL=url, RPC_TIMEOUT="5") as stack:
+        async with small_stack(other_database(store_url), AMQP_URL=url, RPC_TIMEOUT="5") as stack:
             yield stack, proxy
     finally:
         await proxy.close()

@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from shared.auth import hash_key, key_document, new_key
+from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response, read_json
-from shared.render import isoformat
 from shared.schemas import KEY_BODY, USER_BODY, load_body
 from shared.store.accounts import AlreadyExists
 

@@ -13,11 +13,10 @@ from aiohttp import web
 from yarl import URL
 
 from shared.broker import ALERT, HEARTBEAT, BrokerUnavailable
-from shared.edge import SERVICE_HEADER
+from shared.edge import BASE_HEADER, SERVICE_HEADER
 from shared.housekeeping import NAME as HOUSEKEEPING
 from shared.housekeeping import Thresholds, housekeep
 from shared.http import (
-    BASE_HEADER,
     REQUEST_ID,
     ApiError,
     Handler,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from shared.edge import SERVICE_HEADER
-from shared.http import BASE_HEADER, REQUEST_ID, ApiError, Handler, base_url, read_body, request_id
+from shared.edge import BASE_HEADER, SERVICE_HEADER
+from shared.http import REQUEST_ID, ApiError, Handler, base_url, read_body, request_id
 from shared.webhooks import PAGERDUTY_PATHS, PROMETHEUS_PATH, SIGNATURE_HEADER, USER_HEADER
 
 from .auth import PRINCIPAL

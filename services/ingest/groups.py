@@ -57,7 +57,7 @@ class Item:
     @property
     def receive_id(self) -> str:
         assert self.payload is not None
-        return self.payload["id"] if self.kind == ALERT else self.payload["receiveId"]
+        return str(self.payload["id"] if self.kind == ALERT else self.payload["receiveId"])
 
     def finish(self, settle: Settle, code: int, body: dict[str, Any], reason: str = "") -> None:
         self.settle, self.reply, self.reason = settle, (code, body), reason

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from shared.fieldtypes import isoformat
 from shared.filters import parse_heartbeat_query
 from shared.http import ApiError, Handler, base_url, json_response
 from shared.render import heartbeat_body, with_href
-from shared.schemas import isoformat
 
 from .keys import QUERIES, SETTINGS, STORE
 from .views import paged

@@ -91,7 +91,7 @@ def timed(method: Callable[Concatenate[_S, _P], Awaitable[_R]]) -> Callable[Conc
         finally:
             self.metrics.store_seconds.labels(operation).observe(time.perf_counter() - started)
 
-    return timed_method
+    return timed_method  # type: ignore[return-value]  # functools.wraps' wrapper type is not the declared one
 
 
 def time_limited(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:

@@ -318,7 +318,7 @@ class Counters:
             if environments and doc["environment"] not in environments:
                 continue
             actual[doc["_id"]] = flatten({name: doc[name] for name in ("n", "e", "s") if name in doc})
-            samples[doc["_id"]] = [tuple(entry) for entry in doc.get("r") or ()]  # type: ignore[misc]
+            samples[doc["_id"]] = [tuple(entry) for entry in doc.get("r") or ()]
         expected = {ident: values for ident, values in expected.items() if values}
         actual = {ident: values for ident, values in actual.items() if values}
         problems = [f"{ident}: counted {actual.get(ident, {})}, aggregated {expected.get(ident, {})}"

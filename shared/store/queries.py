@@ -99,7 +99,8 @@ class AlertQueries:
         page holds, and only those are read (see ``severity_page``); otherwise both run concurrently."""
         if not by_severity_then_time(sort):
             page = self.page(flt, sort, skip, limit, history=history, raw_data=raw_data)
-            return await asyncio.gather(page, self.counts(flt))
+            found, counts = await asyncio.gather(page, self.counts(flt))
+            return found, counts
         counts = await self.counts(flt)
         docs = await self.severity_page(flt, sort, counts, skip, limit, history=history, raw_data=raw_data)
         return docs, counts
