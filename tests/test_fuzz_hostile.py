@@ -32,6 +32,7 @@ MESSAGES = int(os.environ.get("FUZZ_MESSAGES", "60"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261206"))
 MAX_SECONDS = float(os.environ.get("FUZZ_MAX_SECONDS", "2.0"))
 ANSWER_SECONDS = 15.0
+PARSER_LINE_LIMIT = 8190 - len("GET  HTTP/1.1")  # SERVER_OPTIONS["max_line_size"]
 LEAKS = (b'"alerts":[{', b'"heartbeats":[{', b'"alert":{', b'"history":[{')
 
 
@@ -42,6 +43,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     slowest: float = 0.0
     accepted: list[str] = field(default_factory=list)  # ids of alerts answered 201/202
+    bodies: dict[str, str] = field(default_factory=dict)  # what each accepted alert was, to report a loss
 
     def problem(self, request: Request, text: str) -> None:
         if len(self.problems) < 50:
@@ -90,16 +92,18 @@ def check(report: Report, request: Request, status: int, headers: dict[str, str]
             parsed = json.loads(body)
         except ValueError:
             pass
-        # aiohttp's own HTTP parser answers a request head it cannot parse (in plain text), before any
-        # middleware runs.
-        parser_refusal = bool(request.raw_headers) and status == 400
+        # aiohttp's own HTTP parser answers a request head it cannot parse or that is longer than its line limit
+        # (in plain text), before any middleware runs.
+        parser_refusal = status == 400 and (bool(request.raw_headers) or len(request.path) > PARSER_LINE_LIMIT)
         if not (isinstance(parsed, dict) and parsed.get("status") == "error") and not parser_refusal:
             report.problem(request, f"-> {status} without a JSON error: {body[:200]!r}")
     if request.kind == "dots" and not request.keyed and (status < 400 or any(leak in body for leak in LEAKS)):
         report.problem(request, f"-> {status} read without a key: {body[:200]!r}")
     if request.kind == "alert" and status in (201, 202):
         try:
-            report.accepted.append(json.loads(body)["id"])
+            ident = json.loads(body)["id"]
+            report.accepted.append(ident)
+            report.bodies[ident] = f"{status} {request.headers.get('Prefer', '')} {(request.body or b'')[:300]!r}"
         except (ValueError, KeyError) as exc:
             report.problem(request, f"-> {status} without an id: {exc!r}")
 
@@ -148,12 +152,15 @@ async def test_hostile_requests_get_4xx_never_5xx_and_lose_nothing(
     try:
         await eventually(all_stored, timeout=60)
     except AssertionError:
-        raise AssertionError(f"{len(wanted - found)} of {len(wanted)} accepted alerts are not stored") from None
+        lost = [report.bodies[ident] for ident in wanted - found]
+        raise AssertionError(f"{len(lost)} of {len(wanted)} accepted alerts are not stored: {lost[:5]}") from None
     with capsys.disabled():
         print(f"\nfuzz (hostile): {sum(report.statuses.values())} requests in {seconds:.1f} s, kinds "
               f"{dict(sorted(report.kinds.items()))}, statuses {dict(sorted(report.statuses.items()))}, "
               f"slowest {report.slowest:.2f} s, {len(report.accepted)} alerts accepted (all stored), "
               f"{len(report.problems)} problems")
+    for problem in report.problems[:15]:
+        print(problem[:600])
     assert not report.problems, report.problems[:15]
     assert stack.workers[0].lane_tasks and not any(t.done() for t in stack.workers[0].lane_tasks), "a lane died"
 

@@ -114,6 +114,13 @@ async def test_rejected_environment_answers_403_with_policy_message(stack: Stack
     assert status == 403 and body["message"] == "[POLICY] Alert must define a service"
 
 
+async def test_policy_refuses_before_a_202_so_that_every_202_is_stored(stack: Stack) -> None:
+    resource = unique()
+    status, body = await stack.post_alert(alert(resource, environment="$where"), headers={"Prefer": "respond-async"})
+    assert status == 403 and body["message"].startswith("[POLICY] Alert environment")
+    assert await stack.store.alerts.count_documents({"resource": resource}) == 0
+
+
 async def test_async_write_answers_202_and_is_stored(stack: Stack) -> None:
     resource = unique()
     status, body = await stack.post_alert(alert(resource), headers={"Prefer": "respond-async"})

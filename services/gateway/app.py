@@ -14,6 +14,7 @@ from shared.auth import KeyRing
 from shared.broker import RpcClient, connect
 from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
+from shared.rules import Policy
 from shared.settings import Settings
 from shared.store import open_store
 from shared.store.accounts import Accounts
@@ -21,7 +22,7 @@ from shared.store.accounts import Accounts
 from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
 from .commands import COMMAND_ROUTES
-from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, RPC, SETTINGS, STORE, THROTTLE
+from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, POLICY, RPC, SETTINGS, STORE, THROTTLE
 from .openapi import OPENAPI_ROUTES
 from .throttle import FailureThrottle
 from .views import ALERT_ROUTES, MANAGEMENT_ROUTES, forward
@@ -89,6 +90,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[THROTTLE] = FailureThrottle()
+    app[POLICY] = Policy(settings.allowed_environments, settings.origin_blacklist, settings.require_service)
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     app.on_shutdown.append(release_callers)
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES + OPENAPI_ROUTES)

@@ -8,6 +8,7 @@ from aiohttp import web
 from shared.auth import KeyRing
 from shared.broker import RpcClient
 from shared.metrics import Metrics
+from shared.rules import Policy
 from shared.settings import Settings
 from shared.store import Store
 from shared.store.accounts import Accounts
@@ -22,3 +23,4 @@ CLIENT = web.AppKey("client", aiohttp.ClientSession)
 STORE = web.AppKey("store", Store)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 THROTTLE = web.AppKey("throttle", FailureThrottle)
+POLICY = web.AppKey("policy", Policy)

@@ -27,6 +27,7 @@ from shared.http import (
     request_id,
 )
 from shared.render import with_href
+from shared.rules import Rejected
 from shared.schemas import ALERT_SCHEMA, HEARTBEAT_SCHEMA, load_body
 from shared.severity import (
     DEFAULT_PREVIOUS_SEVERITY,
@@ -39,7 +40,7 @@ from shared.store.housekeeping import HousekeepingQueries
 from shared.store.leases import LeaseBusy, Leases
 
 from .auth import PRINCIPAL
-from .keys import CLIENT, METRICS, RPC, SETTINGS, STORE
+from .keys import CLIENT, METRICS, POLICY, RPC, SETTINGS, STORE
 
 LEASE_WAIT = 10.0  # seconds housekeeping on demand waits for a run in progress elsewhere
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
@@ -60,6 +61,14 @@ async def _publish(request: web.Request, kind: str) -> web.Response:
     the worker did not answer in time: the message is queued and will be processed)."""
     require(request, "write")
     payload = load_body(ALERT_SCHEMA if kind == ALERT else HEARTBEAT_SCHEMA, await read_json(request))
+    if kind == ALERT:
+        # Before publishing: a 202 promises that the alert will be stored, so a refusal must come now. (The
+        # worker applies the same policy again, for direct publishers.)
+        try:
+            request.app[POLICY].check(payload)
+        except Rejected as exc:
+            request.app[METRICS].alerts_received.labels("rejected").inc()
+            raise ApiError(403, str(exc)) from None
     raw = await read_body(request)  # the wire format is the body as sent: direct publishers send the same
     message_id = str(uuid.uuid4())
     headers: dict[str, Any] = {"user": request[PRINCIPAL].user, "request_id": request_id(request)}
