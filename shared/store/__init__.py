@@ -1,6 +1,7 @@
-"""All database code lives in this package (PyMongo Async API). ``core`` holds the client, the indexes and the
-ingest write path; the other modules hold one repository each, built on a ``Store``."""
+"""All database code lives in this package (PyMongo Async API). ``client`` connects, ``core`` holds the indexes
+and the ingest write path; the other modules hold one repository each, built on a ``Store``."""
 
+from .client import database_name, make_client, open_store
 from .core import (
     DUPLICATE_KEY,
     INTERNAL_FIELDS,
@@ -8,11 +9,8 @@ from .core import (
     Store,
     StoreError,
     StoreUnavailable,
-    database_name,
-    make_client,
     new_token,
     now_ms,
-    open_store,
 )
 
 __all__ = [

@@ -17,29 +17,27 @@ that a filter made expensive; such a read raises ``QueryTimeout`` (``time_limite
 
 from __future__ import annotations
 
-import functools
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from pymongo.errors import ConnectionFailure as _ConnectionFailure
-from pymongo.uri_parser import parse_uri
 
 from ..metrics import Metrics
 from ..regexes import literal
+from .timing import QueryTimeout as QueryTimeout
+from .timing import time_limited as time_limited
+from .timing import timed as timed
 
 # Errors that mean "the database is not reachable right now": callers retry later instead of failing.
 StoreUnavailable: tuple[type[BaseException], ...] = (_ConnectionFailure,)
 StoreError = PyMongoError
 INTERNAL_FIELDS = ("_v", "_rids", "_keys", "severityCode", "expireTime")
 DUPLICATE_KEY = 11000
-MAX_TIME_EXPIRED = 50  # the server stopped an operation at its maxTimeMS (pymongo raises ExecutionTimeout)
 # Indexes of earlier versions: the id lookups now use the one multikey "lookup" index, the group loads "identity".
 OBSOLETE_INDEXES = frozenset({"group", "lastReceiveId", "shortId", "shortLastReceiveId"})
 
@@ -58,55 +56,6 @@ def expire_time(doc: dict[str, Any]) -> datetime | None:
     """When housekeeping expires the alert: ``lastReceiveTime`` + ``timeout`` (never for a timeout of 0)."""
     timeout, received = doc.get("timeout") or 0, doc.get("lastReceiveTime")
     return received + timedelta(seconds=timeout) if timeout > 0 and isinstance(received, datetime) else None
-
-
-class QueryTimeout(Exception):
-    """The store stopped a read at its time limit (``maxTimeMS``): the filter asked for more work than a request
-    may cost. Not a client mistake nor an outage: the HTTP layer answers 503."""
-
-    def __init__(self) -> None:
-        super().__init__("query took too long")
-
-
-class _Timed(Protocol):
-    metrics: Metrics | None
-
-
-_S = TypeVar("_S", bound=_Timed)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def timed(method: Callable[Concatenate[_S, _P], Awaitable[_R]]) -> Callable[Concatenate[_S, _P], Awaitable[_R]]:
-    """Observe a repository method's duration, labelled with its name (a fixed, small set of labels)."""
-    operation = method.__name__
-
-    @functools.wraps(method)
-    async def timed_method(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if self.metrics is None:
-            return await method(self, *args, **kwargs)
-        started = time.perf_counter()
-        try:
-            return await method(self, *args, **kwargs)
-        finally:
-            self.metrics.store_seconds.labels(operation).observe(time.perf_counter() - started)
-
-    return timed_method  # type: ignore[return-value]  # functools.wraps' wrapper type is not the declared one
-
-
-def time_limited(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
-    """Raise ``QueryTimeout`` where the store reports that a read outlived its ``maxTimeMS``."""
-
-    @functools.wraps(method)
-    async def limited(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return await method(*args, **kwargs)
-        except OperationFailure as exc:
-            if exc.code == MAX_TIME_EXPIRED:
-                raise QueryTimeout() from exc
-            raise
-
-    return limited
 
 
 @dataclass
@@ -329,32 +278,3 @@ class Store:
     async def get_heartbeat(self, ident: str, *, max_time_ms: int | None = None) -> dict[str, Any] | None:
         query: Any = {"$regex": "^" + literal(ident)} if len(ident) == 8 else ident
         return await self.heartbeats.find_one({"_id": query}, max_time_ms=max_time_ms)
-
-
-def database_name(url: str) -> str:
-    return parse_uri(url).get("database") or "alertbus"
-
-
-def make_client(url: str, timeout_ms: int = 5000) -> AsyncMongoClient[dict[str, Any]]:
-    return AsyncMongoClient(
-        url,
-        tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        uuidRepresentation="standard",
-        # Polling, not the streaming heartbeat: SecantusDB answers the streaming heartbeat late during a long
-        # read, and PyMongo then marks the server unknown and cancels the read in flight.
-        serverMonitoringMode="poll",
-    )
-
-
-@asynccontextmanager
-async def open_store(url: str, *, indexes: bool = True, metrics: Metrics | None = None) -> AsyncIterator[Store]:
-    client = make_client(url)
-    try:
-        store = Store(client, database_name(url), metrics)
-        if indexes:
-            await store.ensure_indexes()
-        yield store
-    finally:
-        await client.close()

@@ -1,19 +1,19 @@
 """Materialised counters: the counts of ``GET /alerts``, ``/alerts/count``, ``/environments`` and the default top 10,
-kept up to date by the ingest worker on every alert write, so that reading them costs a few hundred small
-documents instead of a scan of every matching alert (SecantusDB decodes each one: tens of seconds at a million).
+kept up to date by the ingest worker on every alert write, so that reading them costs a few hundred small documents
+instead of a scan of every matching alert (SecantusDB decodes each one: tens of seconds at a million).
 
-What is counted, and the matcher that applies a filter to a counter's key, are in ``counter_keys.py``.
+What is counted is in ``counter_keys.py``, the matcher that applies a filter to a counter's key in
+``counter_match.py``, the audit against an aggregation in ``counter_audit.py``.
 
-**Crash safety.** A batch adds its counter updates *before* its alert write, in one update command that also
-upserts a journal document ``{writes: [JournalEntry]}``; then the alerts are written; then writes that lost a
-race (re-applied later, with their own updates) are taken back and the journal is deleted. A worker killed in
-between leaves the journal, and ``recover`` (ingest start-up, and every housekeeping run, for journals older
-than a grace period) takes back the updates of the writes that did not land (``counter_keys.landed``). A
-redelivered message that is applied again bumps a *redelivery marker* (its receive id) in the same command, which
-is how recovery tells "this write landed" from "the redelivery re-applied it". A store that dies in the middle
-of one update command can still leave the counters off (MongoDB applies each document of a multi-document
-write atomically, not the command); ``rebuild`` (``POST /management/recount`` on the ingest port) recomputes
-them from the alerts.
+**Crash safety.** A batch adds its counter updates *before* its alert write, in one update command that also upserts
+a journal document ``{writes: [JournalEntry]}``; then the alerts are written; then writes that lost a race
+(re-applied later, with their own updates) are taken back and the journal is deleted. A worker killed in between
+leaves the journal, and ``recover`` (ingest start-up, and every housekeeping run, for journals older than a grace
+period) takes back the updates of the writes that did not land (``counter_keys.landed``). A redelivered message that
+is applied again bumps a *redelivery marker* (its receive id) in the same command, which is how recovery tells "this
+write landed" from "the redelivery re-applied it". A store that dies in the middle of one update command can still
+leave the counters off (MongoDB applies each document of a multi-document write atomically, not the command);
+``rebuild`` (``POST /management/recount`` on the ingest port) recomputes them from the alerts.
 
 Every counter document is in the ``counters`` collection, with ``kind``: ``A``/``B``/``R`` (counters), ``journal``,
 ``marker`` and ``meta`` (the "built" marker: until it exists the readers fall back to aggregation).
@@ -31,10 +31,12 @@ from typing import Any
 from pymongo import ASCENDING, UpdateOne
 
 from .core import Store, now_ms, time_limited, timed
+from .counter_audit import audit
 from .counter_keys import (
     DETAIL,
     EVENT,
     EVENT_FIELDS,
+    FOOTPRINT_FIELDS,
     SEVERITY,
     SEVERITY_FIELDS,
     TOP_RESOURCES,
@@ -43,14 +45,13 @@ from .counter_keys import (
     JournalEntry,
     counter_id,
     entry_changes,
-    escape_field,
     event_rows,
-    flatten,
     key_filter,
     landed,
     severity_rows,
     unescape_field,
 )
+from .counter_match import pushdown
 from .leases import LeaseBusy, Leases
 
 log = logging.getLogger("alertbus.counters")
@@ -60,16 +61,10 @@ LEASE = "counters"  # one recovery or rebuild at a time in the installation
 JOURNAL_GRACE = 120.0  # seconds: a younger journal may belong to a batch still writing
 HORIZON = 24 * 3600.0  # seconds redelivery markers are kept, and an undecided journal waits for its redelivery
 WRITE_CHUNK = 1000  # counter updates per bulk write when rebuilding
-FOOTPRINT_FIELDS = {name: 1 for name in (
-    "resource", "environment", "status", "severity", "event", "service", "duplicateCount")}
 
 
 def marker_id(rid: str) -> str:
     return counter_id(MARKER, rid)
-
-
-def updates(changes: Changes) -> list[UpdateOne]:
-    return [UpdateOne({"_id": ident}, update, upsert=upsert) for ident, update, upsert in changes.updates()]
 
 
 def marker_updates(rids: Iterable[str], sign: int) -> list[UpdateOne]:
@@ -77,15 +72,6 @@ def marker_updates(rids: Iterable[str], sign: int) -> list[UpdateOne]:
     return [UpdateOne({"_id": marker_id(rid)}, {"$inc": {"n": sign}, "$set": {"at": now},
                                                 "$setOnInsert": {"kind": MARKER}}, upsert=True)
             for rid in rids]
-
-
-def pushdown(flt: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a filter the counters' index serves (a plain environment); the matcher checks all of it.
-
-    SecantusDB: a query is served by an index only when all of it is equalities on an index prefix (plus one
-    ``$in`` or range), so nothing else is sent."""
-    environment = flt.get("environment")
-    return {"environment": environment} if isinstance(environment, str) else {}
 
 
 class Counters:
@@ -118,7 +104,7 @@ class Counters:
             return None
         journal = counter_id(JOURNAL, uuid.uuid4().hex)
         record = {"kind": JOURNAL, "at": now_ms(), "writes": [entry.dump() for entry in entries]}
-        ops = [UpdateOne({"_id": journal}, {"$setOnInsert": record}, upsert=True), *updates(changes),
+        ops = [UpdateOne({"_id": journal}, {"$setOnInsert": record}, upsert=True), *changes.writes(),
                *marker_updates(marked, +1)]
         await self.counters.bulk_write(ops, ordered=True)
         return journal
@@ -140,7 +126,7 @@ class Counters:
     async def _take_back(self, journal: str, entries: list[JournalEntry], kept: list[dict[str, Any]]) -> None:
         """Undo entries' updates; the journal (first in the command) keeps only ``kept``."""
         ops = [UpdateOne({"_id": journal}, {"$set": {"writes": kept}}),
-               *updates(entry_changes(entries, undo=True)),
+               *entry_changes(entries, undo=True).writes(),
                *marker_updates([rid for entry in entries for rid in entry.marked], -1)]
         await self.counters.bulk_write(ops, ordered=True)
 
@@ -150,7 +136,7 @@ class Counters:
         changes = Changes()
         for doc in docs:
             changes.add(Footprint.of(doc), +1)
-        ops = updates(changes)
+        ops = changes.writes()
         for start in range(0, len(ops), WRITE_CHUNK):
             await self.counters.bulk_write(ops[start:start + WRITE_CHUNK], ordered=False)
 
@@ -217,7 +203,7 @@ class Counters:
                 changes.add(Footprint.of(doc), +1)
                 alerts += 1
             await self.counters.delete_many({"kind": {"$in": [SEVERITY, EVENT, DETAIL]}})
-            ops = updates(changes)
+            ops = changes.writes()
             for start in range(0, len(ops), WRITE_CHUNK):
                 await self.counters.bulk_write(ops[start:start + WRITE_CHUNK], ordered=False)
             await self._mark_built()
@@ -307,61 +293,6 @@ class Counters:
 
     @timed
     async def audit(self, environments: list[str] | None = None) -> list[str]:
-        """How the counters differ from a fresh aggregation over the alerts (nothing: they agree), optionally
-        for some environments only; and sample entries that are not alerts of their key. For the tests and the
-        chaos verification; costs a scan of the alerts."""
-        scope: dict[str, Any] = {"environment": {"$in": environments}} if environments else {}
-        expected = await self._aggregated(scope)
-        actual: dict[str, dict[str, int]] = {}
-        samples: dict[str, list[tuple[str, str]]] = {}
-        async for doc in self.counters.find({"kind": {"$in": [SEVERITY, EVENT, DETAIL]}}):
-            if environments and doc["environment"] not in environments:
-                continue
-            actual[doc["_id"]] = flatten({name: doc[name] for name in ("n", "e", "s") if name in doc})
-            samples[doc["_id"]] = [tuple(entry) for entry in doc.get("r") or ()]
-        expected = {ident: values for ident, values in expected.items() if values}
-        actual = {ident: values for ident, values in actual.items() if values}
-        problems = [f"{ident}: counted {actual.get(ident, {})}, aggregated {expected.get(ident, {})}"
-                    for ident in sorted(expected.keys() | actual.keys())
-                    if expected.get(ident, {}) != actual.get(ident, {})]
-        return problems + await self._sample_problems(samples)
-
-    async def _aggregated(self, scope: dict[str, Any]) -> dict[str, dict[str, int]]:
-        """The counters as an aggregation over the alerts computes them (shaped as ``flatten`` reads them)."""
-        key = {"e": "$environment", "s": "$status"}
-        served = {**scope, "service.0": {"$exists": True}}
-        weight = {"$size": "$service"}
-        out: dict[str, dict[str, int]] = defaultdict(dict)
-        pipeline: list[dict[str, Any]] = [
-            {"$match": scope}, {"$group": {"_id": {**key, "v": "$severity"}, "n": {"$sum": 1}}}]
-        async for row in await self.alerts.aggregate(pipeline):
-            ident = row["_id"]
-            out[counter_id(SEVERITY, ident["e"])][f"n.{escape_field(ident['s'])}.{escape_field(ident['v'])}"] = row["n"]
-        pipeline = [{"$match": served}, {"$group": {
-            "_id": {**key, "ev": "$event"}, "n": {"$sum": weight},
-            "d": {"$sum": {"$multiply": ["$duplicateCount", weight]}}}}]
-        async for row in await self.alerts.aggregate(pipeline):
-            ident = row["_id"]
-            for name in ("n", "d"):
-                if row[name]:
-                    out[counter_id(EVENT, ident["e"], ident["s"])][f"e.{escape_field(ident['ev'])}.{name}"] = row[name]
-        pipeline = [{"$match": served}, {"$unwind": "$service"},
-                    {"$group": {"_id": {**key, "ev": "$event", "svc": "$service"}, "n": {"$sum": 1}}}]
-        async for row in await self.alerts.aggregate(pipeline):
-            ident = row["_id"]
-            out[counter_id(DETAIL, ident["e"], ident["s"], ident["ev"])]["s." + escape_field(ident["svc"])] = row["n"]
-        return dict(out)
-
-    async def _sample_problems(self, samples: dict[str, list[tuple[str, str]]]) -> list[str]:
-        ids = sorted({ident for entries in samples.values() for ident, _ in entries})
-        alerts = {doc["_id"]: doc async for doc in self.alerts.find({"_id": {"$in": ids}}, FOOTPRINT_FIELDS)}
-        problems = []
-        for counter, entries in samples.items():
-            if len(set(entries)) != len(entries) or len(entries) > TOP_RESOURCES:
-                problems.append(f"{counter}: sample with repeats or too long: {entries}")
-            for ident, resource in entries:
-                doc = alerts.get(ident)
-                key = doc and counter_id(DETAIL, doc["environment"], doc["status"], doc["event"])
-                if key != counter or not doc or doc["resource"] != resource or not doc.get("service"):
-                    problems.append(f"{counter}: sample entry {ident} ({resource}) is not an alert of it")
-        return problems
+        """How the counters differ from a fresh aggregation over the alerts (nothing: they agree); see
+        ``counter_audit.py``. For the tests and the chaos verification; costs a scan of the alerts."""
+        return await audit(self.counters, self.alerts, environments)
