@@ -36,7 +36,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from services.embedded import EmbeddedStore, free_port
-from shared.filters import parse_alert_query
+from services.query.filters import parse_alert_query
 from shared.rules import create
 from shared.severity import SEVERITIES, severity_code
 from shared.store import open_store

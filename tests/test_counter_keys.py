@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.filters import parse_alert_query
+from services.query.filters import parse_alert_query
 from shared.store.counter_keys import (
     EVENT_FIELDS,
     SEVERITY_FIELDS,

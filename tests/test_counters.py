@@ -17,7 +17,7 @@ import pytest_asyncio
 
 from services.embedded import free_port
 from services.ingest.ops import create_ops_app
-from shared.filters import parse_alert_query
+from services.query.filters import parse_alert_query
 from shared.store import AlertWrite
 from shared.store.counter_keys import SEVERITY_FIELDS, Footprint, JournalEntry, key_filter
 from shared.store.counters import BUILT_ID, JOURNAL, Counters

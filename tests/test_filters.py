@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.filters import (
+from services.query.filters import (
     NON_EXPIRED,
     combine,
     parse_alert_query,

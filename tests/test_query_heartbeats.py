@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from shared.filters import parse_heartbeat_query
+from services.query.filters import parse_heartbeat_query
 from shared.render import heartbeat_body
 from shared.store.housekeeping import HousekeepingQueries
 from shared.store.pipelines import HEARTBEAT_SHOWN

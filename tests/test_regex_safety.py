@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 import re2
 
-from shared.filters import parse_alert_query, parse_heartbeat_query
+from services.query.filters import parse_alert_query, parse_heartbeat_query
 from shared.regexes import literal, safe_regex
 from shared.schemas import BadInput
 from shared.store.core import QueryTimeout

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from shared.fieldtypes import isoformat
-from shared.filters import parse_heartbeat_query
 from shared.http import ApiError, Handler, base_url, json_response
 from shared.render import heartbeat_body, with_href
 
+from .filters import parse_heartbeat_query
 from .keys import QUERIES, SETTINGS, STORE
 from .views import paged
 

@@ -17,7 +17,7 @@ def key_filter(flt: Mapping[str, Any], fields: frozenset[str]) -> Predicate | No
     """A predicate over counter keys equivalent to ``flt`` over alerts, or None when ``flt`` involves another
     field or an operator this does not evaluate (the caller then counts by aggregation).
 
-    Covers what ``shared.filters`` produces for these fields — a plain value, ``$eq``, ``$in``, ``$ne``,
+    Covers what ``services.query.filters`` produces for these fields — a plain value, ``$eq``, ``$in``, ``$ne``,
     ``$nin``, ``$regex`` with ``$options``, ``$not`` of a regex, ``$exists`` — and ``$and``/``$or`` of such
     filters (``q``). Values must be strings (``severityCode``: integers), as MongoDB compares by type.
     """

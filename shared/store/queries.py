@@ -1,6 +1,6 @@
 """The read side of the store: every query of the query service, as aggregation pipelines.
 
-Filters and sorts come from ``shared.filters`` (already white-listed and typed); this module only turns
+Filters and sorts come from ``services.query.filters`` (already white-listed and typed); this module only turns
 them into database calls. Severity order is the stored ``severityCode``, so sorting and counting by
 severity need no join or lookup. Counts are grouped by ``(severity, status)`` in one pipeline, from which
 the total, the severity counts and the status counts all follow.

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .regexes import safe_regex
-from .vocabulary import Vocabulary, bad, check_text, field_name, parse_date, shown
+from shared.regexes import safe_regex
+from shared.vocabulary import Vocabulary, bad, check_text, field_name, parse_date, shown
 
 MAX_Q_DEPTH = 8
 Q_LOGICAL = frozenset({"$and", "$or"})

@@ -17,10 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shared.regexes import literal, safe_regex
+from shared.severity import EXPIRED, SEVERITY_MAP, STATUSES
+from shared.vocabulary import ALERT_FIELDS, HEARTBEAT_FIELDS, Vocabulary, bad, check_text, field_name, parse_date
+
 from .jsonquery import parse_q
-from .regexes import literal, safe_regex
-from .severity import EXPIRED, SEVERITY_MAP, STATUSES
-from .vocabulary import ALERT_FIELDS, HEARTBEAT_FIELDS, Vocabulary, bad, check_text, field_name, parse_date
 
 Params = Sequence[tuple[str, str]]
 
