@@ -35,6 +35,18 @@ def server_command() -> str:
     return venv_command(SERVER, ": install the embedded store with 'pip install SecantusDB'")
 
 
+def server_argv(port: int, storage: Path) -> list[str]:
+    """The store server on 127.0.0.1:``port`` with its data under ``storage`` (also the tests' and the
+    benchmark's store processes)."""
+    return [server_command(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage),
+            "--log-level", "WARNING"]
+
+
+def server_url(port: int) -> str:
+    """The MongoDB URI of the ``alertbus`` database on the store server at 127.0.0.1:``port``."""
+    return f"mongodb://127.0.0.1:{port}/alertbus?directConnection=true"
+
+
 class EmbeddedStore:
     def __init__(self, data_dir: str, port: int | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
@@ -43,16 +55,14 @@ class EmbeddedStore:
 
     @property
     def url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/alertbus?directConnection=true"
+        return server_url(self.port)
 
     async def start(self, timeout: float = 60.0) -> str:
         (self.data_dir / "store").mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "store.log", "ab")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
-            [server_command(), "--host", "127.0.0.1", "--port", str(self.port),
-             "--storage-path", str(self.data_dir / "store"), "--log-level", "WARNING"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            server_argv(self.port, self.data_dir / "store"), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         log.close()
         await wait_for_store(self.url, timeout, self.process)

@@ -11,14 +11,12 @@ Topology (names get ``BROKER_PREFIX`` in front):
 * ``alertbus.events`` — topic exchange: after its write, the worker publishes what changed
   (``alert.created``, ``alert.severity``, ``alert.status``, ``alert.deleted``) with body
   ``{"event": ..., "alert": {...}}``, for notifiers such as the hooks service.
-* ``alertbus.hooks.pagerduty`` — quorum queue bound to ``alertbus.events`` with ``alert.#``, declared by the
-  hooks service when ``PAGERDUTY_ROUTING_KEY`` is set (single active consumer: notifications leave in order).
-  ``alertbus.hooks.pagerduty.retry`` holds a notification that PagerDuty refused for now (429, 5xx) for the
-  message's ``expiration``, then dead-letters it back to ``alertbus.hooks.pagerduty`` via the default exchange.
+* ``alertbus.hooks.pagerduty`` (and ``.retry``) — the PagerDuty notifier's queues, declared by the hooks service
+  alone (see services/hooks/notifier.py).
 * Replies (RPC): the worker publishes to the default exchange with the request's ``reply_to`` and
   ``correlation_id``; the body is ``{"code": <http status>, "body": {...}}``.
 
-Every message the services publish (``RpcClient.send``) is signed with ``SERVICE_SECRET`` (header
+Every message the services publish (``RpcClient``) is signed with ``SERVICE_SECRET`` (header
 ``x-alertbus-signature``): the ingest worker trusts the ``user`` header and the ``message_id`` of a signed message
 only; anything else is a direct publish (see services/ingest/processor.py).
 """
@@ -28,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +43,8 @@ from aio_pika.abc import (
 )
 from pamqp.commands import Basic
 
+from .metrics import Metrics
+from .replies import PendingReplies, Reply, encode
 from .settings import Settings
 
 ALERT, HEARTBEAT, COMMAND = "alert", "heartbeat", "command"
@@ -159,27 +159,6 @@ async def declare_topology(
     return exchange, queues
 
 
-async def declare_notifier_queues(channel: AbstractChannel, settings: Settings) -> tuple[AbstractQueue, AbstractQueue]:
-    """The PagerDuty notifier's queue (bound to the events) and its delay queue; idempotent."""
-    names = Names.from_settings(settings)
-    events = await channel.declare_exchange(names.events, aio_pika.ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue(
-        names.pagerduty, durable=True,
-        arguments={"x-queue-type": "quorum", "x-single-active-consumer": True,
-                   "x-delivery-limit": settings.max_deliveries + 1, "x-dead-letter-exchange": names.dlx},
-    )
-    await queue.bind(events, routing_key="alert.#")
-    # Expired messages go back to the notifier queue. at-least-once dead-lettering (which needs
-    # reject-publish overflow) keeps a message until the notifier queue has confirmed it.
-    retry = await channel.declare_queue(
-        names.pagerduty_retry, durable=True,
-        arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": "",
-                   "x-dead-letter-routing-key": names.pagerduty, "x-overflow": "reject-publish",
-                   "x-dead-letter-strategy": "at-least-once"},
-    )
-    return queue, retry
-
-
 def sign(secret: str, kind: str, message_id: str, user: str | None, body: bytes) -> str:
     """HMAC-SHA256 over what the worker trusts a signed message for: its kind, its id (the receive id), its
     ``user`` header and its body. Each part is length-prefixed, so that no two messages share an input."""
@@ -207,39 +186,25 @@ def signed_by_service(secret: str, message: AbstractIncomingMessage) -> bool:
     return hmac.compare_digest(expected, given_bytes)  # constant time: no prefix of a valid signature leaks
 
 
-def ingest_message(kind: str, body: bytes, message_id: str, **props: Any) -> aio_pika.Message:
-    return aio_pika.Message(
-        body,
-        content_type="application/json",
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=message_id,
-        type=kind,
-        **props,
-    )
-
-
 class RpcClient:
-    """Publishes ingest messages with confirms; ``call`` also waits (bounded) for the worker's reply.
+    """The one door to the ingest workers: ``send_alert``, ``send_heartbeat``, ``send_command``, each answering a
+    ``Reply``. Behind it, once: encoding, message ids, signatures, confirms, timing (the publish until RabbitMQ
+    confirmed, in ``alertbus_broker_publish_seconds``) and reply parsing. Every wait is bounded:
 
-    Every wait is bounded, so that a request never hangs on the broker:
-
-    * while the connection is down (the robust connection reconnects in the background), ``send`` fails at
-      once with ``BrokerUnavailable`` instead of waiting for the reconnection;
+    * while the connection is down (it reconnects in the background), a send fails at once: ``BrokerUnavailable``;
     * a publish, confirmation included, takes at most ``RPC_TIMEOUT``; anything but a ``Basic.Ack`` (a nack, a
       return of an unroutable message, a confirmation lost with the connection) is ``BrokerUnavailable``;
-    * when the connection is lost, callers waiting for a reply get ``None`` at once (their messages are
-      confirmed, so queued; the replies would go to a reply queue that no longer exists), and so do they when
-      the service shuts down (``release``).
+    * a reply is waited for at most ``RPC_TIMEOUT``, and not at all once the connection is lost (it would go to a
+      reply queue that no longer exists) or the service shuts down (``drain``): the reply is then *queued*.
     """
 
-    def __init__(self, connection: AbstractRobustConnection, settings: Settings) -> None:
-        self.connection = connection
-        self.settings = settings
+    def __init__(self, connection: AbstractRobustConnection, settings: Settings,
+                 metrics: Metrics | None = None) -> None:
+        self.connection, self.settings, self.metrics = connection, settings, metrics
         self.names = Names.from_settings(settings)
-        self.pending: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self.replies = PendingReplies(settings.rpc_timeout)
         self.reply_to = self.names.reply_queue()
         self.exchange: AbstractExchange | None = None
-        self.closing = False  # shutting down: calls no longer wait for replies
 
     async def start(self) -> None:
         channel = await self.connection.channel(publisher_confirms=True)
@@ -251,50 +216,65 @@ class RpcClient:
         self.connection.close_callbacks.add(self._on_connection_lost)
 
     def _on_connection_lost(self, *_: Any) -> None:
-        self.release()
-
-    def release(self) -> None:
-        """Stop waiting for replies: every caller gets ``None`` now (its message is queued all the same)."""
-        for future in self.pending.values():
-            if not future.done():
-                future.set_result(None)
-
-    async def drain(self, timeout: float) -> None:
-        """Shutdown: give the replies in flight up to ``timeout`` seconds, then release the callers; a call that
-        starts from now on does not wait for its reply (the workers may be stopping too)."""
-        self.closing = True
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.pending and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        self.release()
+        self.replies.release()
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
-        future = self.pending.pop(message.correlation_id or "", None)
-        if future is None or future.done():
-            return  # the caller gave up waiting; the message was processed all the same
-        try:
-            future.set_result(json.loads(message.body))
-        except ValueError as exc:
-            future.set_exception(exc)
+        self.replies.deliver(message.correlation_id or "", message.body)
+
+    async def drain(self, timeout: float) -> None:
+        """Shutdown: see ``PendingReplies.drain``."""
+        await self.replies.drain(timeout)
 
     @property
     def connected(self) -> bool:
         return self.connection.connected.is_set() and not self.connection.is_closed
 
-    async def send(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
-                   headers: dict[str, Any] | None = None, reply: bool = False) -> None:
+    async def send_alert(self, alert: dict[str, Any], wire: bytes | dict[str, Any], *, user: str | None,
+                         request_id: str | None = None, wait: bool = True) -> Reply:
+        """``alert``: validated (it routes the message); ``wire``: the body as received (bytes) or as built."""
+        return await self._request(ALERT, alert, wire, user, request_id, wait)
+
+    async def send_heartbeat(self, heartbeat: dict[str, Any], wire: bytes | dict[str, Any], *, user: str | None,
+                             request_id: str | None = None, wait: bool = True) -> Reply:
+        return await self._request(HEARTBEAT, heartbeat, wire, user, request_id, wait)
+
+    async def send_command(self, command: dict[str, Any], *, user: str | None, request_id: str | None = None,
+                           wait: bool = True) -> Reply:
+        return await self._request(COMMAND, command, command, user, request_id, wait)
+
+    async def _request(self, kind: str, payload: dict[str, Any], wire: bytes | dict[str, Any], user: str | None,
+                       request_id: str | None, wait: bool) -> Reply:
+        """Publish; with ``wait``, wait (bounded) for the reply. A reply without a code is queued: not waited for,
+        not answered in time, the connection lost or the service shutting down."""
+        body = wire if isinstance(wire, bytes) else encode(wire)
+        message_id = str(uuid.uuid4())
+        headers: dict[str, Any] = {"user": user} if request_id is None else {"user": user, "request_id": request_id}
+        if not wait:
+            await self._publish(kind, payload, body, message_id, headers)
+            return Reply(message_id, kind)
+        future = self.replies.expect(message_id)
+        try:
+            await self._publish(kind, payload, body, message_id, headers, reply=True)
+            answer = await self.replies.wait(future)
+        finally:
+            self.replies.forget(message_id)
+        return Reply(message_id, kind) if answer is None else Reply(message_id, kind, *answer)
+
+    async def _publish(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
+                       headers: dict[str, Any], reply: bool = False) -> None:
         assert self.exchange is not None, "RpcClient.start() was not awaited"
         if not self.connected:
-            raise BrokerUnavailable("the connection to the broker is down (reconnecting)")
-        headers = dict(headers or {})
+            raise BrokerUnavailable(f"the connection to the broker is down (reconnecting): the {kind} was not sent")
         if self.settings.service_secret:
             user = headers.get("user")
             headers[SIGNATURE_HEADER] = sign(self.settings.service_secret, kind, message_id,
                                              user if isinstance(user, str) else None, body)
-        props: dict[str, Any] = {"headers": headers}
-        if reply:
-            props.update(reply_to=self.reply_to, correlation_id=message_id)
-        message = ingest_message(kind, body, message_id, **props)
+        message = aio_pika.Message(
+            body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type=kind,
+            message_id=message_id, headers=headers, reply_to=self.reply_to if reply else None,
+            correlation_id=message_id if reply else None,
+        )
+        started = time.perf_counter()
         try:
             # The outer bound also covers waiting for a channel that is being restored.
             confirmation = await asyncio.wait_for(
@@ -304,29 +284,15 @@ class RpcClient:
             )
         except (TimeoutError, aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
             # No promise is made; but a confirmation lost with the connection may leave the message queued.
-            raise BrokerUnavailable(f"the broker did not confirm the message (it may be queued all the same): "
+            raise BrokerUnavailable(f"the broker did not confirm the {kind} (it may be queued all the same): "
                                     f"{exc!r}") from exc
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # the caller is being cancelled
-            raise BrokerUnavailable("the broker connection closed before the message was confirmed (it may be "
+            raise BrokerUnavailable(f"the broker connection closed before the {kind} was confirmed (it may be "
                                     "queued all the same)") from exc
         if not isinstance(confirmation, Basic.Ack):
-            raise BrokerUnavailable(f"broker refused the message: {confirmation!r}")
-
-    async def call(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
-                   headers: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """Publish and wait for the reply; ``None`` when the worker did not answer in time, the connection was
-        lost or the service is shutting down (the message is safely queued all the same)."""
-        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
-        self.pending[message_id] = future
-        try:
-            await self.send(kind, payload, body, message_id, headers, reply=True)
-            if self.closing:
-                return None
-            return await asyncio.wait_for(future, self.settings.rpc_timeout)
-        except TimeoutError:
-            return None
-        finally:
-            self.pending.pop(message_id, None)
+            raise BrokerUnavailable(f"the broker refused the {kind}: {confirmation!r}")
+        if self.metrics is not None:
+            self.metrics.publish_seconds.observe(time.perf_counter() - started)

@@ -15,17 +15,17 @@ Alerta 9.1 expires every alert but an expired one; here a closed alert stays clo
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .broker import COMMAND, RpcClient
+from .broker import RpcClient
 from .commands import ACTION, DELETE
 from .fieldtypes import isoformat
 from .metrics import Metrics
+from .replies import Reply
 from .settings import Settings
 from .severity import ACK, ASSIGN, BLACKOUT, CLOSED, EXPIRED, OPEN, SHELVED, UNKNOWN
 from .store.core import now_ms
@@ -34,6 +34,7 @@ from .store.leases import Lease
 
 log = logging.getLogger("alertbus.housekeeping")
 NAME = "housekeeping"  # the lease, the schedule and the metrics label
+USER = "alertbus/housekeeping"  # the user its commands are sent as (the ``user`` header)
 EXPIRE_TEXT = "alert timeout status change"
 EXPIRABLE = (OPEN, ASSIGN, ACK, SHELVED, BLACKOUT, UNKNOWN)
 DELETABLE = (CLOSED, EXPIRED)
@@ -124,27 +125,25 @@ async def housekeep(queries: HousekeepingQueries, rpc: RpcClient, thresholds: Th
 async def _send_all(rpc: RpcClient, commands: list[dict[str, Any]], report: Report, metrics: Metrics,
                     run_id: str) -> None:
     gate = asyncio.Semaphore(PARALLEL)
-    headers = {"user": "alertbus/housekeeping", "request_id": run_id}
 
     async def send(command: dict[str, Any]) -> None:
-        raw = json.dumps(command, separators=(",", ":")).encode()
         async with gate:
-            reply = await rpc.call(COMMAND, command, raw, str(uuid.uuid4()), headers)
+            reply = await rpc.send_command(command, user=USER, request_id=run_id)
         _record(report, command, reply, metrics)
 
     await asyncio.gather(*(send(command) for command in commands))
 
 
-def _record(report: Report, command: dict[str, Any], reply: dict[str, Any] | None, metrics: Metrics) -> None:
-    if reply is None:
+def _record(report: Report, command: dict[str, Any], reply: Reply, metrics: Metrics) -> None:
+    if reply.queued:
         report.pending += 1
         return
-    code = int(reply.get("code", 0))
-    if code == 200:
+    if reply.code == 200:
         done, action = (report.deleted, "deleted") if command["op"] == DELETE else (report.expired, "expired")
         done.append(command["id"])
         metrics.housekeeping_alerts.labels(action).inc()
         return
     report.skipped += 1
-    if code not in (404, 409, 412):
-        log.warning("housekeeping %s of %s was answered %s: %.200s", command["op"], command["id"], code, reply)
+    if reply.code not in (404, 409, 412):
+        log.warning("housekeeping %s of %s was answered %s: %.200s", command["op"], command["id"], reply.code,
+                    reply.body)

@@ -1,10 +1,10 @@
-"""HTTP plumbing shared by the aiohttp services: request ids, JSON errors for everything, CORS, metrics, and the
-operations routes every service serves (``/_``, ``/management/*``, ``/metrics``)."""
+"""HTTP plumbing shared by the aiohttp services: request ids, JSON errors for everything (mapped in one place:
+shared/responses.py), CORS, metrics, and the operations routes every service serves (``/_``, ``/management/*``,
+``/metrics``)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -21,10 +21,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import logs
 from .edge import BASE_HEADER, PublicBase, is_internal_caller, path_problem, valid_request_id
 from .metrics import Metrics
+from .responses import ApiError as ApiError  # re-exported: handlers raise it from here
+from .responses import answer, error_response
+from .responses import json_response as json_response
 from .schemas import BadInput
 from .settings import Settings
-from .store import Store, StoreUnavailable
-from .store.core import QueryTimeout
+from .store import Store
 from .store.housekeeping import HousekeepingQueries
 
 log = logging.getLogger("alertbus.http")
@@ -33,27 +35,6 @@ REQUEST_ID = "X-Request-ID"
 RID = web.RequestKey("request_id", str)
 CORS_HEADERS = "Origin, X-Requested-With, Content-Type, Accept, Authorization, X-API-Key, X-Request-ID, Prefer"
 CORS_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
-
-
-class ApiError(Exception):
-    """An error with an HTTP status, rendered as Alerta's JSON error body."""
-
-    def __init__(self, code: int, message: str, errors: Any = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.errors, self.headers = code, message, errors, headers or {}
-
-
-def dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"), default=str)
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=dumps(body), status=status, content_type="application/json", headers=headers)
-
-
-def error_response(code: int, message: str, request_id: str, errors: Any = None) -> web.Response:
-    body = {"status": "error", "message": message, "code": code, "errors": errors, "requestId": request_id}
-    return json_response(body, status=code)
 
 
 def request_id(request: web.Request) -> str:
@@ -79,33 +60,6 @@ def _route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-async def _handle(request: web.Request, handler: Handler, rid: str) -> web.StreamResponse:
-    """The handler's response, or the JSON error for whatever it raised."""
-    try:
-        response = await handler(request)
-    except ApiError as exc:
-        response = error_response(exc.code, exc.message, rid, exc.errors)
-        response.headers.update(exc.headers)
-    except BadInput as exc:
-        response = error_response(400, exc.message, rid, exc.errors)
-    except QueryTimeout as exc:  # the store stopped a read at STORE_MAX_TIME_MS
-        response = error_response(503, str(exc), rid)
-    except StoreUnavailable:
-        response = error_response(503, "the store is unavailable; try again shortly", rid)
-    except web.HTTPRequestEntityTooLarge:
-        limit = request.app._client_max_size  # aiohttp keeps the limit only here
-        response = error_response(413, f"request body is larger than the limit of {limit} bytes", rid)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = error_response(exc.status, exc.reason if exc.status != 404 else "not found", rid)
-    except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        response = error_response(500, "internal error", rid)
-    response.headers[REQUEST_ID] = rid
-    return response
-
-
 def make_middlewares(service: str, metrics: Metrics, settings: Settings, *, internal: bool = False) -> list[Any]:
     """The middlewares of every HTTP service. ``internal``: the service answers only the gateway (which presents
     ``SERVICE_SECRET``), but for the operations routes."""
@@ -124,9 +78,9 @@ def make_middlewares(service: str, metrics: Metrics, settings: Settings, *, inte
             if sent and rid != sent:  # refused, not replaced: the client would look for its own id
                 response = error_response(400, f"the {REQUEST_ID} header must be 1 to 200 printable ASCII "
                                                "characters", rid)
-                response.headers[REQUEST_ID] = rid
             else:
-                response = await _handle(request, handler, rid)
+                response = await answer(request, handler, rid)
+            response.headers[REQUEST_ID] = rid
         route = _route_name(request)
         metrics.http_requests.labels(service, route, str(response.status)).inc()
         metrics.http_seconds.labels(service, route).observe(time.perf_counter() - started)

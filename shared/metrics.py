@@ -70,7 +70,8 @@ class Metrics:
             ["service", "route"], buckets=LATENCY_BUCKETS, registry=r,
         )
         self.publish_seconds = Histogram(
-            "alertbus_broker_publish_seconds", "Time until RabbitMQ confirmed a published message",
+            "alertbus_broker_publish_seconds",
+            "Time from publishing a message to the ingest workers until RabbitMQ confirmed it (not the worker's reply)",
             buckets=LATENCY_BUCKETS, registry=r,
         )
         self.store_seconds = Histogram(

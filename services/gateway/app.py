@@ -36,7 +36,7 @@ SHUTDOWN_REPLY_WAIT = 2.0  # seconds in-flight POST /alert calls may still wait 
 async def broker_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     connection = await connect(settings, service="gateway")
-    rpc = RpcClient(connection, settings)
+    rpc = RpcClient(connection, settings, app[METRICS])
     await rpc.start()
     app[RPC] = rpc
     yield

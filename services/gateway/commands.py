@@ -3,13 +3,10 @@ order with the other messages of the alert's group (RPC over RabbitMQ, like ``PO
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
 from aiohttp import web
 
-from shared.broker import COMMAND, BrokerUnavailable
 from shared.commands import ACTION, DELETE, DELETE_HEARTBEAT, STATUS, TAG, UNTAG
 from shared.http import ApiError, Handler, json_response, read_json, request_id
 from shared.schemas import ACTION_BODY, STATUS_BODY, TAGS_BODY, load_body
@@ -21,19 +18,11 @@ from .views import require
 
 async def _send(request: web.Request, payload: dict[str, Any]) -> web.Response:
     payload["user"] = request[PRINCIPAL].user
-    message_id = str(uuid.uuid4())
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    headers = {"user": payload["user"], "request_id": request_id(request)}
-    try:
-        reply = await request.app[RPC].call(COMMAND, payload, raw, message_id, headers)
-    except BrokerUnavailable as exc:
-        raise ApiError(503, f"message broker unavailable, command not accepted: {exc}") from None
-    if reply is None:
+    reply = await request.app[RPC].send_command(payload, user=payload["user"], request_id=request_id(request))
+    reply.raise_for_error()
+    if reply.queued:
         return json_response({"status": "ok", "message": "command accepted for processing"}, status=202)
-    code, body = int(reply["code"]), reply["body"]
-    if code >= 400:
-        raise ApiError(code, body.get("message", "refused"), body.get("errors"))
-    return json_response(body, status=code)
+    return json_response(reply.body, status=reply.status)
 
 
 async def _alert_command(request: web.Request, op: str, params: dict[str, Any]) -> web.Response:

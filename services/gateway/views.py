@@ -4,15 +4,12 @@ housekeeping on demand. Health, status and metrics are the shared operations rou
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from shared.broker import ALERT, HEARTBEAT, BrokerUnavailable
+from shared.broker import ALERT, HEARTBEAT
 from shared.edge import BASE_HEADER, SERVICE_HEADER
 from shared.housekeeping import NAME as HOUSEKEEPING
 from shared.housekeeping import Thresholds, housekeep
@@ -70,29 +67,18 @@ async def _publish(request: web.Request, kind: str) -> web.Response:
             request.app[METRICS].alerts_received.labels("rejected").inc()
             raise ApiError(403, str(exc)) from None
     raw = await read_body(request)  # the wire format is the body as sent: direct publishers send the same
-    message_id = str(uuid.uuid4())
-    headers: dict[str, Any] = {"user": request[PRINCIPAL].user, "request_id": request_id(request)}
-    rpc = request.app[RPC]
-    started = time.perf_counter()
-    try:
-        if _wants_async(request):
-            await rpc.send(kind, payload, raw, message_id, headers)
-            reply = None
-        else:
-            reply = await rpc.call(kind, payload, raw, message_id, headers)
-    except BrokerUnavailable as exc:
-        raise ApiError(503, f"message broker unavailable, {kind} not accepted: {exc}") from None
-    request.app[METRICS].publish_seconds.observe(time.perf_counter() - started)
-    if reply is None:
+    rpc, user, rid = request.app[RPC], request[PRINCIPAL].user, request_id(request)
+    send = rpc.send_alert if kind == ALERT else rpc.send_heartbeat
+    reply = await send(payload, raw, user=user, request_id=rid, wait=not _wants_async(request))
+    reply.raise_for_error()  # a worker's refusal: the error middleware answers with its code and message
+    if reply.queued:
         return json_response(
-            {"status": "ok", "id": message_id, "message": f"{kind} accepted for processing"}, status=202
+            {"status": "ok", "id": reply.id, "message": f"{kind} accepted for processing"}, status=202
         )
-    code, body = int(reply["code"]), reply["body"]
-    if code >= 400:
-        raise ApiError(code, body.get("message", "rejected"), body.get("errors"))
+    body = reply.body
     base = base_url(request, api_prefix=True)
     with_href(body[kind], base, kind)
-    return json_response(body, status=code, headers={"Location": body[kind]["href"]})
+    return json_response(body, status=reply.status, headers={"Location": body[kind]["href"]})
 
 
 async def post_alert(request: web.Request) -> web.Response:
@@ -162,8 +148,6 @@ async def housekeeping(request: web.Request) -> web.Response:
             if loop.time() > deadline:
                 raise ApiError(409, "housekeeping is running on another replica; try again shortly") from None
             await asyncio.sleep(0.2)
-        except BrokerUnavailable as exc:
-            raise ApiError(503, f"message broker unavailable: {exc}") from None
 
 
 async def client_config(request: web.Request) -> web.Response:

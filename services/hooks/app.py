@@ -30,7 +30,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
 async def broker_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     connection = await connect(settings, service="hooks")
-    rpc = RpcClient(connection, settings)
+    rpc = RpcClient(connection, settings, app[METRICS])
     await rpc.start()
     app[RPC] = rpc
     yield

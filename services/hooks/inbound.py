@@ -36,14 +36,10 @@ from shared.webhooks import (
 )
 
 from .keys import METRICS, RPC, SETTINGS, STORE
-from .publish import Reply, send_alerts, send_command
+from .publish import send_alerts
 from .replay import PROCESSED, EventStamp, Seen, StaleEvent, replay_stamp
 
 log = logging.getLogger("alertbus.hooks")
-
-
-def _headers(request: web.Request, default_user: str) -> dict[str, Any]:
-    return {"user": request.headers.get(USER_HEADER) or default_user, "request_id": request_id(request)}
 
 
 def _check_signature(request: web.Request, raw: bytes) -> bool:
@@ -75,12 +71,6 @@ async def _commands(request: web.Request, updates: list[IncidentUpdate]) -> list
     ]
 
 
-def _raise_for(reply: Reply) -> None:
-    if reply is not None and int(reply["code"]) >= 400:
-        body = reply["body"]
-        raise ApiError(int(reply["code"]), body.get("message", "refused"), body.get("errors"))
-
-
 async def _read_pagerduty(request: web.Request) -> tuple[list[IncidentUpdate], EventStamp | None]:
     """The body's incident changes, and what it is remembered by against replays (None: not remembered)."""
     raw = await request.read()
@@ -103,12 +93,10 @@ async def _read_pagerduty(request: web.Request) -> tuple[list[IncidentUpdate], E
 
 
 async def _apply(request: web.Request, updates: list[IncidentUpdate]) -> web.Response:
-    headers = _headers(request, "pagerduty")
     queued = False
     for command in await _commands(request, updates):  # in order: one incident may change twice
-        reply = await send_command(request.app[RPC], command, headers)
-        _raise_for(reply)
-        queued = queued or reply is None
+        reply = await request.app[RPC].send_command(command, user=command["user"], request_id=request_id(request))
+        queued = reply.raise_for_error().queued or queued
         request.app[METRICS].webhook_messages.labels("pagerduty", "ok").inc()
     if queued:
         return json_response({"status": "ok", "message": "status change accepted for processing"}, status=202)
@@ -161,15 +149,16 @@ async def prometheus(request: web.Request) -> web.Response:
         raise
     _check_policy(request, [alert for _, alert in alerts])
     wait = "respond-async" not in request.headers.get("Prefer", "").lower()
-    ids, replies = await send_alerts(request.app[RPC], alerts, _headers(request, "prometheus"), wait)
+    user = request.headers.get(USER_HEADER) or "prometheus"
+    replies = await send_alerts(request.app[RPC], alerts, user=user, request_id=request_id(request), wait=wait)
     for reply in replies:
-        _raise_for(reply)
+        reply.raise_for_error()
     metrics.labels("prometheus", "ok").inc(len(alerts))
-    if not wait or any(reply is None for reply in replies):
-        return json_response({"status": "ok", "ids": ids, "message": "alerts accepted for processing"},
-                             status=202)
+    if not wait or any(reply.queued for reply in replies):
+        return json_response({"status": "ok", "ids": [reply.id for reply in replies],
+                              "message": "alerts accepted for processing"}, status=202)
     base = base_url(request, api_prefix=True)
-    bodies = [with_href(reply["body"]["alert"], base, "alert") for reply in replies if reply is not None]
+    bodies = [with_href(reply.body["alert"], base, "alert") for reply in replies]
     return json_response({"status": "ok", "ids": [body["id"] for body in bodies], "alerts": bodies}, status=201)
 
 

@@ -6,6 +6,14 @@ order. A 429, a 5xx or no answer is retried through the broker, never by sleepin
 republished to the delay queue with a growing ``expiration`` and an attempt header, and the original is
 acknowledged only once the broker confirmed the copy. The delay queue dead-letters it back to the notifier
 queue; after ``PAGERDUTY_MAX_ATTEMPTS`` it goes to ``alertbus.dlx``.
+
+Its queues (names get ``BROKER_PREFIX`` in front), declared by the hooks service alone, when
+``PAGERDUTY_ROUTING_KEY`` is set:
+
+* ``alertbus.hooks.pagerduty`` — quorum queue bound to ``alertbus.events`` with ``alert.#`` (single active consumer:
+  notifications leave in order);
+* ``alertbus.hooks.pagerduty.retry`` holds a notification that PagerDuty refused for now (429, 5xx) for the
+  message's ``expiration``, then dead-letters it back to ``alertbus.hooks.pagerduty`` via the default exchange.
 """
 
 from __future__ import annotations
@@ -20,10 +28,10 @@ from typing import Any
 
 import aio_pika
 import aiohttp
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pamqp.commands import Basic
 
-from shared.broker import Names, declare_notifier_queues, declare_topology
+from shared.broker import Names, declare_topology
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store
@@ -54,6 +62,27 @@ def attempt_of(message: AbstractIncomingMessage) -> int:
         return max(int((message.headers or {}).get(ATTEMPT_HEADER, 1)), 1)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return 1
+
+
+async def declare_notifier_queues(channel: AbstractChannel, settings: Settings) -> tuple[AbstractQueue, AbstractQueue]:
+    """The PagerDuty notifier's queue (bound to the events) and its delay queue; idempotent."""
+    names = Names.from_settings(settings)
+    events = await channel.declare_exchange(names.events, aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(
+        names.pagerduty, durable=True,
+        arguments={"x-queue-type": "quorum", "x-single-active-consumer": True,
+                   "x-delivery-limit": settings.max_deliveries + 1, "x-dead-letter-exchange": names.dlx},
+    )
+    await queue.bind(events, routing_key="alert.#")
+    # Expired messages go back to the notifier queue. at-least-once dead-lettering (which needs
+    # reject-publish overflow) keeps a message until the notifier queue has confirmed it.
+    retry = await channel.declare_queue(
+        names.pagerduty_retry, durable=True,
+        arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": "",
+                   "x-dead-letter-routing-key": names.pagerduty, "x-overflow": "reject-publish",
+                   "x-dead-letter-strategy": "at-least-once"},
+    )
+    return queue, retry
 
 
 class Notifier:

@@ -1,37 +1,22 @@
-"""Alerts and commands from webhooks travel exactly like the gateway's: published with confirms on the ingest
-exchange, routed by the alert's ``<environment>/<resource>``, answered by the worker (bounded wait)."""
+"""Alerts from webhooks travel exactly like the gateway's: published with confirms on the ingest exchange, routed by
+the alert's ``<environment>/<resource>``, answered by the worker (bounded wait)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
 from typing import Any
 
-from shared.broker import ALERT, COMMAND, BrokerUnavailable, RpcClient, routing_key
-from shared.http import ApiError
-
-Reply = dict[str, Any] | None  # None: the worker did not answer in time, the message is queued all the same
+from shared.broker import ALERT, RpcClient, routing_key
+from shared.replies import Reply
 
 
-def _wire(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
-async def send_command(rpc: RpcClient, command: dict[str, Any], headers: dict[str, Any]) -> Reply:
-    try:
-        return await rpc.call(COMMAND, command, _wire(command), str(uuid.uuid4()), headers)
-    except BrokerUnavailable as exc:
-        raise ApiError(503, f"message broker unavailable, command not accepted: {exc}") from None
-
-
-async def send_alerts(rpc: RpcClient, alerts: list[tuple[dict[str, Any], dict[str, Any]]],
-                      headers: dict[str, Any], wait: bool) -> tuple[list[str], list[Reply]]:
-    """Publish ``(wire body, validated alert)`` pairs; returns their receive ids and the worker's replies
-    (all None without ``wait``). Alerts of one group are published one after the other, so that their
-    order holds; different groups go in parallel."""
-    ids = [str(uuid.uuid4()) for _ in alerts]
-    replies: list[Reply] = [None] * len(alerts)
+async def send_alerts(rpc: RpcClient, alerts: list[tuple[dict[str, Any], dict[str, Any]]], *, user: str,
+                      request_id: str, wait: bool) -> list[Reply]:
+    """Publish ``(wire body, validated alert)`` pairs; the worker's replies, in order (all queued without
+    ``wait``). Alerts of one group are published one after the other, so that their order holds; different groups
+    go in parallel. Should the broker fail (``BrokerUnavailable``), some alerts of the batch may be queued already:
+    the sender retries the batch on a 5xx, and a repeated alert is a duplicate, not a loss."""
+    replies: list[Reply | None] = [None] * len(alerts)
     chains: dict[str, list[int]] = {}
     for index, (_, alert) in enumerate(alerts):
         chains.setdefault(routing_key(ALERT, alert), []).append(index)
@@ -39,15 +24,7 @@ async def send_alerts(rpc: RpcClient, alerts: list[tuple[dict[str, Any], dict[st
     async def publish(indices: list[int]) -> None:
         for index in indices:
             wire, alert = alerts[index]
-            if wait:
-                replies[index] = await rpc.call(ALERT, alert, _wire(wire), ids[index], headers)
-            else:
-                await rpc.send(ALERT, alert, _wire(wire), ids[index], headers)
+            replies[index] = await rpc.send_alert(alert, wire, user=user, request_id=request_id, wait=wait)
 
-    try:
-        await asyncio.gather(*(publish(indices) for indices in chains.values()))
-    except BrokerUnavailable as exc:
-        # Some alerts of the batch may be queued already; the sender retries the batch on a 5xx and a
-        # repeated alert is a duplicate, not a loss.
-        raise ApiError(503, f"message broker unavailable, alerts not accepted: {exc}") from None
-    return ids, replies
+    await asyncio.gather(*(publish(indices) for indices in chains.values()))
+    return [reply for reply in replies if reply is not None]

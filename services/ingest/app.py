@@ -101,7 +101,7 @@ class Worker:
     async def _start_schedules(self) -> None:
         """Housekeeping and the heartbeat watch; they publish through their own RPC client (confirms, replies)."""
         assert self.connection is not None and self.store is not None
-        rpc = RpcClient(self.connection, self.settings)
+        rpc = RpcClient(self.connection, self.settings, self.metrics)
         await rpc.start()
         self.scheduler = Scheduler(Leases(self.store), self.metrics,
                                    make_schedules(self.settings, self.store, rpc, self.metrics))

@@ -163,13 +163,14 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
     return _Applied(item, new["_id"], "command", new, doc)
 
 
-class _Attempted:
+class Attempted:
     """Receive ids of messages whose batch journalled its counter updates but then failed before its alert
-    write was known to land (the store went away). The worker retries such a batch in this process, with the
-    same messages; a retry that applies one of them again leaves a redelivery marker, exactly as a broker
+    write was known to land (the store went away). The worker retries such a batch itself, with the same
+    messages; a retry that applies one of them again leaves a redelivery marker, exactly as a broker
     redelivery does, so that recovery does not mistake the retry's write for the failed attempt's
-    (shared/store/counters.py). Process memory about messages in hand, bounded: a batch is retried within
-    seconds or given back to the broker (and then redelivered, which says the same)."""
+    (shared/store/counters.py). The worker's memory about messages in hand (its ``Processor`` holds one and
+    passes it to ``apply_groups``), bounded: a batch is retried within seconds or given back to the broker (and
+    then redelivered, which says the same)."""
 
     LIMIT = 100_000
 
@@ -186,18 +187,17 @@ class _Attempted:
         return ident in self.ids
 
 
-ATTEMPTED = _Attempted()
-
-
-def _journal(writes: list[AlertWrite], loaded: dict[str, Footprint], applied: list[_Applied]) -> list[JournalEntry]:
+def _journal(writes: list[AlertWrite], loaded: dict[str, Footprint], applied: list[_Applied],
+             attempted: Attempted) -> list[JournalEntry]:
     """What each alert write changes in the counters, with the receive ids it applies (``marked``: those of
-    redelivered messages, which recovery needs to tell a landed write from its re-application)."""
+    redelivered messages and of messages ``attempted`` before, which recovery needs to tell a landed write from
+    its re-application)."""
     rids: dict[str, list[str]] = {}
     marked: dict[str, list[str]] = {}
     for done in applied:
         if done.outcome != "redelivered":
             rids.setdefault(done.doc_id, []).append(done.item.receive_id)
-            if done.item.message.redelivered or done.item.receive_id in ATTEMPTED:
+            if done.item.message.redelivered or done.item.receive_id in attempted:
                 marked.setdefault(done.doc_id, []).append(done.item.receive_id)
     entries = []
     for write in writes:
@@ -214,8 +214,10 @@ def _group_key(item: Item) -> tuple[str, str]:
     return rules.group_key(item.payload["environment"], item.payload["resource"])
 
 
-async def apply_groups(store: Store, items: list[Item], history_limit: int, metrics: Metrics) -> list[Item]:
-    """Apply alerts and commands in arrival order; returns the items whose write lost a race (re-apply)."""
+async def apply_groups(store: Store, items: list[Item], history_limit: int, metrics: Metrics,
+                       attempted: Attempted) -> list[Item]:
+    """Apply alerts and commands in arrival order; returns the items whose write lost a race (re-apply).
+    ``attempted``: the worker's record of messages whose counters were journalled by a batch that failed."""
     keys = [_group_key(item) for item in items]
     groups = {key: _Group(docs) for key, docs in (await store.load_groups(keys)).items()}
     loaded = {doc["_id"]: Footprint.of(doc) for group in groups.values() for doc in group.docs}
@@ -230,12 +232,12 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
     writes = [w for group in groups.values() for w in group.writes()]
     # The counters are updated first, with a journal, so that a crash between the two writes is recoverable
     # (shared/store/counters.py); the updates of writes that lost a race are taken back at once.
-    counters, journal = Counters(store), _journal(writes, loaded, applied)
+    counters, journal = Counters(store), _journal(writes, loaded, applied, attempted)
     try:
         journal_id = await counters.begin(journal)
         conflicts = await store.write_alerts(writes)
     except BaseException:
-        ATTEMPTED.add(rid for entry in journal for rid in entry.rids)
+        attempted.add(rid for entry in journal for rid in entry.rids)
         raise
     await counters.settle(journal_id, journal, conflicts)
     retry: list[Item] = []

@@ -10,13 +10,11 @@ alone writes), so that ``HeartbeatOK`` is sent only for origins that failed.
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.broker import ALERT, RpcClient
+from shared.broker import RpcClient
 from shared.metrics import Metrics
 from shared.render import heartbeat_body
 from shared.schemas import ALERT_SCHEMA, BadInput, load_body
@@ -75,7 +73,6 @@ class HeartbeatWatch:
         except BadInput as exc:  # e.g. an origin too long to be a resource: nothing to raise
             log.warning("no %s for heartbeat %s: %s", event, heartbeat["origin"], exc.message)
             return 0
-        raw = json.dumps(alert, separators=(",", ":")).encode()
-        await self.rpc.send(ALERT, payload, raw, str(uuid.uuid4()), {"user": ORIGIN})
+        await self.rpc.send_alert(payload, alert, user=ORIGIN, wait=False)
         self.metrics.heartbeat_alerts.labels(event).inc()
         return 1

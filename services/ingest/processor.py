@@ -32,7 +32,7 @@ from shared.schemas import ALERT_SCHEMA, COMMAND_MESSAGE, HEARTBEAT_SCHEMA, BadI
 from shared.settings import Settings
 from shared.store import Store, StoreUnavailable, now_ms
 
-from .groups import Item, Settle, apply_groups, error_body
+from .groups import Attempted, Item, Settle, apply_groups, error_body
 
 log = logging.getLogger("alertbus.ingest")
 MAX_CONFLICT_ROUNDS = 5
@@ -106,6 +106,7 @@ class Processor:
             settings.allowed_environments, settings.origin_blacklist, settings.require_service
         )
         self.senders = Senders(settings.service_secret)
+        self.attempted = Attempted()  # messages of failed batches whose counter updates were journalled
 
     # -- decoding -------------------------------------------------------------------------------
 
@@ -198,7 +199,8 @@ class Processor:
         for _ in range(MAX_CONFLICT_ROUNDS):
             if not grouped:
                 return
-            grouped = await apply_groups(self.store, grouped, self.settings.history_limit, self.metrics)
+            grouped = await apply_groups(self.store, grouped, self.settings.history_limit, self.metrics,
+                                         self.attempted)
         for item in grouped:
             item.finish(Settle.RETRY, 503, error_body(503, "the alert kept conflicting; retried later"), "conflict")
 
