@@ -17,11 +17,13 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.namespace import AMQP_URL
+from tests.support.processes import ProcessStack
+
 from . import report
 from .cpu import Sampler, background_share, broker_pids
 from .drain import HttpProbe, Probe, StoreProbe, wait_drained
 from .load import Load, Mix, Result
-from .stack import DEFAULT_AMQP, Stack
 
 DEFAULT_REQUESTS = 20000
 DEFAULT_DURATION = 60.0  # a cap per phase by default, so that a slow server cannot make `make bench` hang
@@ -35,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     target.add_argument("--workers", type=int, default=1, help="ingest worker processes (default 1)")
     target.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for every service, e.g. INGEST_BATCH_SIZE=200 (repeatable)")
-    target.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", DEFAULT_AMQP))
+    target.add_argument("--amqp-url", default=AMQP_URL)
     target.add_argument("--keep-logs", action="store_true", help="keep the stack's temp dir and logs")
     load = parser.add_argument_group("load")
     load.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
@@ -145,12 +147,13 @@ async def run(args: argparse.Namespace) -> list[Result]:
     if args.url:
         args.database_url = None
         return await measure(args, args.url, args.key, {})
-    stack = Stack(workers=args.workers, amqp_url=args.amqp_url, keep_logs=args.keep_logs,
-                  extra_env=dict(item.split("=", 1) for item in args.env))
+    # Per-request logging would measure the log handler, not the service.
+    env = {"AUTH_REQUIRED": "true", "LOG_LEVEL": "WARNING", **dict(item.split("=", 1) for item in args.env)}
+    stack = ProcessStack("bench", workers=args.workers, env=env, amqp_url=args.amqp_url, keep_logs=args.keep_logs)
     say(f"starting alertbus ({args.workers} ingest worker(s), broker prefix {stack.prefix}) in {stack.tmp}")
     args.database_url = stack.database_url
     try:
-        await stack.start()
+        await stack.start(timeout=90.0)
         say(f"alertbus is up at {stack.url}; pids {stack.pids()}")
         return await measure(args, stack.url, stack.admin_key, stack.pids())
     finally:
@@ -158,9 +161,9 @@ async def run(args: argparse.Namespace) -> list[Result]:
             stack.keep_logs = True  # what killed it is in its log
             say(f"{name} DIED during the run (exit code {code}); its log ends:\n{stack.log_tail(name, 40)}")
         say("stopping the stack")
-        stack.stop()
+        stack.stop(grace=15.0)
         try:
-            deleted = await stack.delete_broker_objects()
+            deleted = await stack.delete_topology()
             say(f"deleted {deleted} queues/exchanges under {stack.prefix}"
                 + (f"; logs kept in {stack.tmp}" if stack.keep_logs else ""))
         except Exception as exc:  # never hide the run's own outcome behind a cleanup failure

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -37,6 +38,7 @@ import aiohttp
 
 from services.embedded import EmbeddedStore, free_port
 from services.query.filters import parse_alert_query
+from shared.edge import SERVICE_HEADER
 from shared.rules import create
 from shared.severity import SEVERITIES, severity_code
 from shared.store import open_store
@@ -57,6 +59,7 @@ SEVERITY_WEIGHTS = {
 }
 ACTIVE_STATUSES = {"open": 60, "ack": 15, "assign": 3, "shelved": 5, "blackout": 2, "closed": 10, "expired": 5}
 SERVICES = [f"svc-{n:02d}" for n in range(60)]
+SECRET = secrets.token_urlsafe(24)  # the query service's SERVICE_SECRET for this run
 TAGS = [f"tag-{n:02d}" for n in range(30)]
 EVENTS = [f"Event{n:03d}" for n in range(200)]
 LIST = [("environment", "Production"), ("status", "open"), ("sort-by", "severity")]
@@ -176,7 +179,7 @@ async def query_service(database_url: str, logs: Path) -> AsyncIterator[str]:
     """The query service as its own process, exactly as ``alertbus query`` runs in production."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "QUERY_PORT": str(port), "LOG_LEVEL": "WARNING",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "SERVICE_SECRET": SECRET}
     with open(logs / "query.log", "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "services.query"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -237,7 +240,8 @@ async def checkpoint(url: str, stored: int, args: argparse.Namespace, logs: Path
         times, total = await measure_page(queries, args.requests, args.budget)
         report("list page only (store, counts known)", total, times)
     timeout = aiohttp.ClientTimeout(total=900)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    # The query service answers only the gateway: the bench presents the secret as the gateway does.
+    async with aiohttp.ClientSession(timeout=timeout, headers={SERVICE_HEADER: SECRET}) as session:
         for key in (key for key in ENDPOINTS if key in wanted):
             label, path, params = ENDPOINTS[key]
             try:

@@ -109,7 +109,7 @@ class Hostile:
 
     def huge_array(self) -> list[Any]:
         size = self.rng.choice([1001, 10_000, 100_000])
-        item = self.rng.choice(["t", 1, None, {}, []])
+        item: Any = self.rng.choice(["t", 1, None, {}, []])
         return [item] * size
 
     def value(self) -> Any:

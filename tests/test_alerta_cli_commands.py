@@ -4,7 +4,7 @@ alerts, and creates, lists and revokes keys against a running alertbus."""
 from __future__ import annotations
 
 from .alerta_cli import alerta
-from .conftest import Stack, alert, unique
+from .support import Stack, alert, unique
 
 
 async def fetch(stack: Stack, alert_id: str) -> dict:

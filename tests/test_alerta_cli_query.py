@@ -10,23 +10,25 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import struct
 import termios
 import time
 import uuid
+from typing import Any
 
 from alertaclient.api import Client
 
 from .alerta_cli import ALERTA, alerta
-from .conftest import ADMIN_KEY, Stack, alert
+from .support import ADMIN_KEY, Stack, alert
 
 
 def short() -> str:
     return f"c{uuid.uuid4().hex[:9]}"  # fits the client's 12-character resource column
 
 
-async def post(stack: Stack, resource: str, **fields: object) -> str:
+async def post(stack: Stack, resource: str, **fields: Any) -> str:
     status, body = await stack.post_alert(alert(resource, **fields))
     assert status == 201, body
     return str(body["id"])
@@ -77,8 +79,28 @@ async def test_alerta_alerts_lists_environments_services_groups_tags(stack: Stac
     assert "cli-tag" in await alerta(cli_env, "alerts", "--tags")
 
 
-async def test_alerta_status_reads_management_status(stack: Stack, cli_env: dict[str, str]) -> None:
-    await alerta(cli_env, "status")
+def status_rows(table: str) -> dict[str, list[str]]:
+    """``alerta status``'s table by metric name (``group.name``): title, type, name, value and, for timers, the
+    average milliseconds."""
+    lines = table.splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == ["METRIC", "TYPE", "NAME", "VALUE", "AVERAGE"], lines[:2]
+    assert set(lines[1]) <= {"-", " "}
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[2:] if line.strip()]
+    return {row[2]: row for row in rows}
+
+
+async def test_alerta_status_prints_the_counters_and_timers_of_management_status(
+        stack: Stack, cli_env: dict[str, str]) -> None:
+    await post(stack, short())
+    served = {f"{m['group']}.{m['name']}": m for m in stack.metrics.status_list()}  # what the gateway answers
+    rows = status_rows(await alerta(cli_env, "status"))
+    created = served["alerts_received.created"]
+    assert created["count"] >= 1
+    assert rows["alerts_received.created"] == [created["title"], "counter", "alerts_received.created",
+                                               str(created["count"])]
+    title, kind, _, count, average = rows["http_request_seconds./alert.gateway"]
+    assert (title, kind) == (served["http_request_seconds./alert.gateway"]["title"], "timer")
+    assert int(count) >= 1 and float(average) >= 0  # the client divides the total time by the count
 
 
 async def test_alerta_client_counts_and_top10(stack: Stack) -> None:

@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from services.embedded import free_port
 
-from .conftest import ADMIN_KEY, Stack, eventually, unique
+from .support import ADMIN_KEY, Stack, eventually, unique
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 AMTOOL = shutil.which("amtool")

@@ -6,15 +6,7 @@ import json
 
 import pytest
 
-from .conftest import Stack, alert, unique
-
-
-def assert_error(status: int, body: object, code: int, *words: str) -> None:
-    assert status == code, body
-    assert isinstance(body, dict) and body["status"] == "error" and body["code"] == code
-    assert body["requestId"]
-    for word in words:
-        assert word in body["message"], body["message"]
+from .support import Stack, alert, assert_error, unique
 
 
 async def test_body_that_is_not_json(stack: Stack) -> None:

@@ -12,12 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import aio_pika
-
 from services.embedded import free_port
 from shared.settings import Settings
 
-from .conftest import delete_topology
+from .support import delete_topology
 
 ALERTBUS = str(Path(sys.executable).with_name("alertbus"))
 
@@ -62,13 +60,7 @@ def test_run_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
-        asyncio.run(_delete_topology(env))
+        asyncio.run(delete_topology(Settings.from_env(env)))
     assert code == 0
     assert (tmp_path / "store").is_dir()
 
-
-async def _delete_topology(env: dict[str, str]) -> None:
-    settings = Settings.from_env(env)
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    await delete_topology(connection, settings)
-    await connection.close()

@@ -6,19 +6,7 @@ import asyncio
 
 import pytest
 
-from .conftest import Stack, alert, unique
-
-
-async def created(stack: Stack, **extra: object) -> str:
-    status, body = await stack.post_alert(alert(unique(), **extra))
-    assert status == 201, body
-    return str(body["id"])
-
-
-async def fetch(stack: Stack, alert_id: str) -> dict:
-    status, body = await stack.request("GET", f"/alert/{alert_id}")
-    assert status == 200, body
-    return body["alert"]
+from .support import Stack, alert, created, fetch, unique
 
 
 @pytest.mark.parametrize("verb", ["PUT", "POST"])

@@ -1,5 +1,6 @@
 """Which receive ids a batch's counter journal marks as possibly applied before (services/ingest/groups.py):
-those of broker redeliveries, and those of a batch retried in the process after its journal was written."""
+those of broker redeliveries, and those of a batch the worker retries after its journal was written (what the
+worker attempted is its own ``Attempted``, given to each test fresh)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
-from services.ingest.groups import ATTEMPTED, Item, _Applied, _journal
+from services.ingest.groups import Attempted, Item, _Applied, _journal
 from shared.broker import ALERT
 from shared.store import AlertWrite
 from shared.store.counter_keys import Footprint
 
-from .test_query_support import stored_alert
+from .support.documents import stored_alert
 
 
 def applied(doc: dict[str, Any], rid: str, *, redelivered: bool) -> _Applied:
@@ -22,22 +23,28 @@ def applied(doc: dict[str, Any], rid: str, *, redelivered: bool) -> _Applied:
 
 def test_a_first_delivery_is_not_marked_and_a_redelivery_is() -> None:
     doc = stored_alert("Production", "web01")
-    (entry,) = _journal([AlertWrite(doc, None)], {}, [applied(doc, doc["_id"], redelivered=False)])
+    (entry,) = _journal([AlertWrite(doc, None)], {}, [applied(doc, doc["_id"], redelivered=False)], Attempted())
     assert (entry.rids, entry.marked, entry.before, entry.after) == ((doc["_id"],), (), None, Footprint.of(doc))
-    (entry,) = _journal([AlertWrite(doc, None)], {}, [applied(doc, doc["_id"], redelivered=True)])
+    (entry,) = _journal([AlertWrite(doc, None)], {}, [applied(doc, doc["_id"], redelivered=True)], Attempted())
     assert entry.marked == (doc["_id"],)
 
 
 def test_a_batch_retried_in_process_is_marked_like_a_redelivery() -> None:
     doc = stored_alert("Production", "web02")
     rid = str(uuid.uuid4())
-    ATTEMPTED.add([rid])  # its first attempt journalled the counters, then the store went away
-    (entry,) = _journal([AlertWrite(doc, None)], {}, [applied(doc, rid, redelivered=False)])
+    attempted = Attempted()
+    (entry,) = _journal([AlertWrite(doc, None)], {}, [applied(doc, rid, redelivered=False)], attempted)
+    assert entry.marked == ()  # a first attempt
+    attempted.add([rid])  # it journalled the counters, then the store went away
+    (entry,) = _journal([AlertWrite(doc, None)], {}, [applied(doc, rid, redelivered=False)], attempted)
     assert entry.marked == (rid,)
+    # Another worker's record (or a later test's) knows nothing of it.
+    (entry,) = _journal([AlertWrite(doc, None)], {}, [applied(doc, rid, redelivered=False)], Attempted())
+    assert entry.marked == ()
 
 
 def test_a_write_that_changes_no_counter_is_not_journalled() -> None:
     doc = stored_alert("Production", "web03")
     tagged = {**doc, "tags": ["x"]}
     assert _journal([AlertWrite(tagged, "token")], {doc["_id"]: Footprint.of(doc)},
-                    [applied(tagged, "r1", redelivered=False)]) == []
+                    [applied(tagged, "r1", redelivered=False)], Attempted()) == []

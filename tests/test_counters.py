@@ -22,16 +22,15 @@ from shared.store import AlertWrite
 from shared.store.counter_keys import SEVERITY_FIELDS, Footprint, JournalEntry, key_filter
 from shared.store.counters import BUILT_ID, JOURNAL, Counters
 
-from .conftest import ADMIN_KEY, Stack, alert, eventually, unique
-from .ops_support import other_database, serve, small_stack
-from .test_query_support import seed, stored_alert
+from .support import ADMIN_KEY, Stack, alert, eventually, serving, start_stack, unique
+from .support.documents import seed, stored_alert
 
 FALLBACK = ("resource", "~.")  # a condition on another field: counted by aggregation, whatever else is asked
 
 
 @pytest_asyncio.fixture(scope="module")
 async def own(store_url: str) -> AsyncIterator[Stack]:
-    async with small_stack(other_database(store_url)) as stack:
+    async with start_stack(store_url) as stack:
         yield stack
 
 
@@ -169,17 +168,13 @@ async def test_counters_are_built_for_an_existing_database_and_rebuilt_on_demand
     assert await collection.find_one({"_id": BUILT_ID}) is not None and await counters.audit() == []
     await collection.update_many({"kind": "A"}, {"$inc": {"n.open.major": 5}})  # off, for whatever reason
     assert await counters.audit() != []
-    port = free_port()
-    runner = await serve(create_ops_app(own.workers[0]), port)
-    try:
-        url = f"http://127.0.0.1:{port}/management/recount"
+    async with serving(create_ops_app(own.workers[0]), free_port()) as base:
+        url = f"{base}/management/recount"
         async with own.session.post(url) as response:
             assert response.status == 401
         async with own.session.post(url, headers={"Authorization": f"Key {ADMIN_KEY}"}) as response:
             body = await response.json()
             assert response.status == 200 and body["status"] == "ok" and body["alerts"] >= 1, body
-    finally:
-        await runner.cleanup()
     assert await counters.audit() == []
     assert await get(own, "/alerts/count") == before
 

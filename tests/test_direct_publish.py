@@ -14,12 +14,10 @@ import aio_pika
 import pytest
 import pytest_asyncio
 
-from services.ingest.processor import direct_namespace, direct_receive_id
 from shared.broker import SIGNATURE_HEADER, Names, sign, signed_by_service
 
-from .conftest import Stack, alert, eventually, unique
-from .ops_support import other_database, small_stack
-from .test_reliability import counter, dead_letters
+from .support import Stack, alert, eventually, start_stack, unique
+from .support.broker import counter, dead_letters, direct_id
 
 # The test broker's connection user: RabbitMQ vouches for it in the ``user_id`` property.
 BROKER_USER = "guest"
@@ -48,17 +46,12 @@ async def stored(stack: Stack, resource: str) -> dict[str, Any]:
     return doc
 
 
-def direct_id(stack: Stack, message_id: str, user_id: str | None = None) -> str:
-    return direct_receive_id(direct_namespace(stack.settings.service_secret), user_id, message_id)
-
-
 # -- A. one poison message in a burst is dead-lettered alone -----------------------------------------------------
 
 @pytest_asyncio.fixture(scope="module")
 async def burst(store_url: str) -> AsyncIterator[Stack]:
     """One shard and a long batch wait: a burst published at once is one batch of the worker."""
-    # A database of its own: small_stack drops its database when done.
-    async with small_stack(other_database(store_url), INGEST_SHARDS=1, INGEST_BATCH_WAIT_MS=400) as stack:
+    async with start_stack(store_url, INGEST_SHARDS=1, INGEST_BATCH_WAIT_MS=400) as stack:
         yield stack
 
 
@@ -164,7 +157,8 @@ async def test_message_id_cannot_take_over_another_alerts_id(stack: Stack) -> No
     # A command on the victim's receive id still reaches the victim's alert, not the attacker's.
     status, _ = await stack.request("PUT", f"/alert/{last_receive_id}/status", {"status": "ack"})
     assert status == 200
-    assert (await stack.store.alerts.find_one({"_id": victim_id}))["status"] == "ack"
+    acked = await stack.store.alerts.find_one({"_id": victim_id})
+    assert acked is not None and acked["status"] == "ack"
     attackers = await stack.store.alerts.find({"lastReceiveId": {"$in": [direct_id(stack, victim_id),
                                                                           direct_id(stack, last_receive_id)]}}
                                               ).to_list(None)

@@ -13,8 +13,8 @@ from services.query.filters import (
     combine,
     parse_alert_query,
     parse_heartbeat_query,
-    safe_regex,
 )
+from shared.regexes import safe_regex
 from shared.schemas import BadInput
 
 

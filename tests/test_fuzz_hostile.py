@@ -23,9 +23,8 @@ import pytest_asyncio
 
 from shared.broker import Names
 
-from .conftest import ADMIN_KEY, Stack, eventually
 from .fuzz_hostile import VALID_ALERT, Hostile, Request
-from .ops_support import other_database, small_stack
+from .support import ADMIN_KEY, Stack, eventually, start_stack
 
 REQUESTS = int(os.environ.get("FUZZ_REQUESTS", "400"))
 MESSAGES = int(os.environ.get("FUZZ_MESSAGES", "60"))
@@ -52,7 +51,7 @@ class Report:
 
 @pytest_asyncio.fixture(scope="module")
 async def hostile_stack(store_url: str) -> AsyncIterator[Stack]:
-    async with small_stack(other_database(store_url), RPC_TIMEOUT="5") as stack:
+    async with start_stack(store_url, RPC_TIMEOUT="5") as stack:
         yield stack
 
 

@@ -11,14 +11,12 @@ import pytest_asyncio
 
 from services.ingest.heartbeat_watch import FAIL, OK, ORIGIN, heartbeat_alert
 
-from .conftest import Stack, eventually
-from .ops_support import other_database, small_stack
+from .support import Stack, eventually, start_stack
 
 
 @pytest_asyncio.fixture(scope="module")
 async def own(store_url: str) -> AsyncIterator[Stack]:
-    async with small_stack(other_database(store_url), schedules=True, HEARTBEAT_WATCH_INTERVAL=1,
-                           HOUSEKEEPING_INTERVAL=0) as stack:
+    async with start_stack(store_url, schedules=True, HEARTBEAT_WATCH_INTERVAL=1, HOUSEKEEPING_INTERVAL=0) as stack:
         yield stack
 
 

@@ -5,7 +5,6 @@ database), with housekeeping every second and deletion left to the on-demand run
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,19 +14,18 @@ import pytest_asyncio
 from alertaclient.api import Client
 
 from services.ingest.schedules import Schedule, Scheduler
-from shared.broker import COMMAND, RpcClient
+from shared.broker import RpcClient
 from shared.housekeeping import EXPIRE_TEXT, Thresholds, expire_command, housekeep
 from shared.store.housekeeping import HousekeepingQueries
 from shared.store.leases import Lease, LeaseBusy, Leases
 
-from .conftest import ADMIN_KEY, Stack, alert, eventually, unique
-from .ops_support import other_database, small_stack
+from .support import ADMIN_KEY, Stack, alert, eventually, start_stack, unique
 
 
 @pytest_asyncio.fixture(scope="module")
 async def own(store_url: str) -> AsyncIterator[Stack]:
-    async with small_stack(other_database(store_url), schedules=True, HOUSEKEEPING_INTERVAL=1,
-                           HEARTBEAT_WATCH_INTERVAL=0, DELETE_EXPIRED_AFTER=0, DELETE_INFO_AFTER=0) as stack:
+    async with start_stack(store_url, schedules=True, HOUSEKEEPING_INTERVAL=1, HEARTBEAT_WATCH_INTERVAL=0,
+                           DELETE_EXPIRED_AFTER=0, DELETE_INFO_AFTER=0) as stack:
         yield stack
 
 
@@ -71,9 +69,9 @@ async def test_a_repeated_or_late_expiry_is_skipped(own: Stack, rpc: RpcClient) 
     before = own.metrics.registry.get_sample_value("alertbus_commands_skipped_total", {"op": "action"}) or 0
 
     async def send(cmd: dict[str, Any]) -> int:
-        reply = await rpc.call(COMMAND, cmd, json.dumps(cmd).encode(), str(uuid.uuid4()))
-        assert reply is not None
-        return int(reply["code"])
+        reply = await rpc.send_command(cmd, user=None)
+        assert not reply.queued, reply
+        return reply.status
 
     assert await send(command) == 200
     assert await send(command) == 412  # a repeated run: already expired
@@ -162,9 +160,21 @@ async def test_housekeeping_on_demand_needs_an_admin_key(own: Stack) -> None:
     assert (await own.request("GET", "/management/gtg", auth=False))[0] == 200
 
 
-async def test_alerta_client_housekeeping_command(own: Stack) -> None:
+async def test_alerta_client_housekeeping_command_deletes_by_hours(own: Stack) -> None:
+    """``alerta housekeeping --expired 24 --info 24`` (the client's GET with thresholds in hours): closed and
+    informational alerts last received 25 hours ago go, those of 23 hours ago stay."""
+    bodies = {}
+    for name, severity, hours in (("old-closed", "normal", 25), ("old-info", "informational", 25),
+                                  ("closed", "normal", 23), ("info", "informational", 23)):
+        status, bodies[name] = await own.post_alert(alert(unique(name), severity=severity))
+        assert status == 201, bodies[name]
+        doc = await stored(own, bodies[name]["id"])
+        await own.store.alerts.update_one(
+            {"_id": doc["_id"]}, {"$set": {"lastReceiveTime": doc["lastReceiveTime"] - timedelta(hours=hours)}})
     client = Client(endpoint=own.url, key=ADMIN_KEY)
     try:
         await asyncio.to_thread(client.housekeeping, expired_delete_hours=24, info_delete_hours=24)
     finally:
         client.http.session.close()  # an open keep-alive connection would hold up the server's shutdown
+    assert {name: await own.store.get_alert(body["id"]) is not None for name, body in bodies.items()} == {
+        "old-closed": False, "old-info": False, "closed": True, "info": True}

@@ -17,9 +17,8 @@ from shared import commands, limits, rules
 from shared.fieldtypes import isoformat
 from shared.schemas import ALERT_SCHEMA, BadInput, load_body, parse_json
 
-from .conftest import Stack, alert, eventually, unique
-from .test_bad_input import assert_error
-from .test_reliability import dead_letters, publish
+from .support import Stack, alert, assert_error, eventually, unique
+from .support.broker import dead_letters, publish
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 DEEP = b"[" * 5000 + b"]" * 5000

@@ -23,7 +23,7 @@ from shared.metrics import Metrics
 from shared.store import open_store
 from shared.store.accounts import Accounts
 
-from .conftest import ADMIN_KEY, SERVICE_SECRET, Stack, _serve, alert, delete_topology, make_settings, unique
+from .support import ADMIN_KEY, SERVICE_SECRET, Stack, alert, isolated_settings, serving, unique
 
 ALERTBUS = str(Path(sys.executable).with_name("alertbus"))
 
@@ -48,11 +48,11 @@ async def test_query_service_refuses_callers_without_the_service_secret(stack: S
 
 async def test_hooks_service_refuses_callers_without_the_service_secret(stack: Stack) -> None:
     hooks = f"http://127.0.0.1:{stack.settings.hooks_port}"
+    instance = unique("forged")
     body = {"receiver": "x", "status": "firing", "alerts": [{"status": "firing", "labels": {
-        "alertname": "Forged", "instance": unique("forged"), "environment": "Production", "service": "x"}}]}
+        "alertname": "Forged", "instance": instance, "environment": "Production", "service": "x"}}]}
     async with stack.session.post(hooks + "/webhooks/prometheus", json=body) as resp:
         assert resp.status == 401
-    instance = body["alerts"][0]["labels"]["instance"]
     status, found = await stack.request("GET", f"/alerts?event=Forged&resource={instance}")
     assert status == 200 and found["total"] == 0
 
@@ -104,10 +104,8 @@ async def own_database(store_url: str) -> AsyncIterator[str]:
 async def test_a_changed_admin_key_revokes_the_old_one(stack: Stack, own_database: str) -> None:
     old, new = "old-" + unique("admin"), "new-" + unique("admin")
     for admin_key in (old, new):
-        settings = make_settings(own_database, ADMIN_KEY=admin_key)
-        runner = await _serve(gateway.create_app(settings, Metrics()), settings.port)
-        try:
-            url = f"http://127.0.0.1:{settings.port}"
+        async with isolated_settings(own_database, ADMIN_KEY=admin_key) as settings, \
+                serving(gateway.create_app(settings, Metrics()), settings.port) as url:
             status, _ = await get(stack, url + "/keys", {"Authorization": f"Key {admin_key}"})
             assert status == 200
             if admin_key == new:
@@ -116,9 +114,6 @@ async def test_a_changed_admin_key_revokes_the_old_one(stack: Stack, own_databas
                 async with stack.session.get(url + "/keys", headers={"Authorization": f"Key {new}"}) as resp:
                     keys = (await resp.json())["keys"]
                 assert [k["prefix"] for k in keys].count("ADMIN_KEY") == 1
-        finally:
-            await runner.cleanup()
-            await delete_topology(stack.connection, settings)
     async with open_store(own_database, indexes=False) as store:  # and no ADMIN_KEY at all: none is left
         await KeyRing(Accounts(store), "").bootstrap()
         assert await store.db["keys"].count_documents({"prefix": "ADMIN_KEY"}) == 0

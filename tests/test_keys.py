@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from services.gateway.keys import KEYRING
 from shared.auth import hash_key
 
-from .conftest import Stack, alert, unique
+from .support import Stack, alert, unique
 
 
 async def make_key(stack: Stack, *scopes: str, **extra: object) -> tuple[str, dict]:
@@ -98,11 +98,11 @@ async def test_usage_is_counted_without_a_write_per_request(stack: Stack) -> Non
     for _ in range(7):
         await stack.request("GET", "/alert/x", auth=False, headers=as_key(key))
     stored = await stack.store.db["keys"].find_one({"_id": data["id"]})
-    assert stored["count"] == 0  # nothing written yet: counts are aggregated in memory
+    assert stored is not None and stored["count"] == 0  # nothing written yet: counts are aggregated in memory
     gateway_app = stack.runners[-1].app
     await gateway_app[KEYRING].flush_usage()
     stored = await stack.store.db["keys"].find_one({"_id": data["id"]})
-    assert stored["count"] == 7 and stored["lastUsedTime"] is not None
+    assert stored is not None and stored["count"] == 7 and stored["lastUsedTime"] is not None
 
 
 async def test_users_whitelist(stack: Stack) -> None:

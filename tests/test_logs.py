@@ -18,15 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import aio_pika
 import pytest
 
 from services.embedded import free_port
 from shared import logs
 from shared.settings import Settings, SettingsError
 
-from .conftest import SERVICE_SECRET, Stack, alert, delete_topology, eventually, unique
-from .ops_support import other_database
+from .support import SERVICE_SECRET, Stack, alert, delete_topology, eventually, other_database, unique
 
 ALERTBUS = str(Path(sys.executable).with_name("alertbus"))
 
@@ -219,7 +217,7 @@ async def test_access_log_lines_neither_break_nor_show_keys(stack: Stack) -> Non
     assert any("/alert/\\nFAKE LINE\\u2028\\x85" in line for line in lines), lines
 
 
-def test_alertbus_ingest_logs_json_and_serves_metrics_on_its_port(store_url: str) -> None:
+def test_alertbus_ingest_logs_json_andserves_metrics_on_its_port(store_url: str) -> None:
     ingest_port = free_port()
     env = {**os.environ, "SERVICE_SECRET": SERVICE_SECRET, "DATABASE_URL": other_database(store_url),
            "INGEST_PORT": str(ingest_port),
@@ -237,7 +235,7 @@ def test_alertbus_ingest_logs_json_and_serves_metrics_on_its_port(store_url: str
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
-        asyncio.run(_delete_topology(Settings.from_env(env)))
+        asyncio.run(delete_topology(Settings.from_env(env)))
     assert code == 0
 
 
@@ -250,7 +248,7 @@ def test_a_taken_ingest_port_stops_start_up_with_one_line_naming_it(store_url: s
                "INGEST_PORT": str(port),
                "BROKER_PREFIX": f"logs-{port}.", "INGEST_SHARDS": "1", "LOG_LEVEL": "WARNING", "HOST": "127.0.0.1"}
         result = subprocess.run([ALERTBUS, "ingest"], env=env, capture_output=True, text=True, timeout=60)
-    asyncio.run(_delete_topology(Settings.from_env(env)))
+    asyncio.run(delete_topology(Settings.from_env(env)))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"alertbus: cannot listen on 127.0.0.1:{port} (INGEST_PORT): Address already in use")
@@ -267,8 +265,3 @@ async def _answers(url: str) -> bool:
 
     return await asyncio.to_thread(get)
 
-
-async def _delete_topology(settings: Settings) -> None:
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    await delete_topology(connection, settings)
-    await connection.close()

@@ -13,8 +13,7 @@ import pytest_asyncio
 
 from services.embedded import EmbeddedStore
 
-from .conftest import Stack, eventually
-from .ops_support import small_stack
+from .support import Stack, eventually, start_stack
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -22,7 +21,7 @@ async def isolated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tu
     store = EmbeddedStore(str(tmp_path_factory.mktemp("outage")))
     url = await store.start()
     try:
-        async with small_stack(url) as stack:
+        async with start_stack(url) as stack:
             yield stack, store
     finally:
         store.stop()

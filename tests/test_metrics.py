@@ -4,6 +4,7 @@ names follow Prometheus' conventions. A stack of its own, so that no other test 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,11 +14,12 @@ from prometheus_client import Counter, Histogram
 
 from services.embedded import free_port
 from services.ingest.ops import create_ops_app
-from shared.broker import Names
+from shared.broker import Names, RpcClient
 from shared.metrics import Metrics
 
-from .conftest import Stack, alert, eventually, unique
-from .ops_support import delta, other_database, scrape, serve, small_stack
+from .support import Stack, alert, eventually, isolated_settings, other_database, serve, unique
+from .support.metrics import delta, scrape
+from .support.stack import start_stack as small_stack
 
 # Every label the metrics use: each has a small, fixed set of values (never an id, a resource or an origin).
 LABELS = {"outcome", "op", "reason", "service", "route", "code", "operation", "schedule", "action", "event",
@@ -54,7 +56,8 @@ async def test_counters_move_by_exactly_the_requests_made(own: Stack) -> None:
     assert delta(before, after, http, service="gateway", route="/alert", code="403") == 1
     assert delta(before, after, http, service="gateway", route="/alert/{id}/tag", code="200") == 1
     assert delta(before, after, "alertbus_http_request_seconds_count", service="gateway", route="/alert") == 4
-    assert delta(before, after, "alertbus_broker_publish_seconds_count") == 3  # the refused one is not published
+    # Every message published to the workers: three alerts and the tag (the refused alert is not published).
+    assert delta(before, after, "alertbus_broker_publish_seconds_count") == 4
     # Batching decides how many batches carried the 5 messages (the refused alert is not published); each was
     # measured.
     batches = delta(before, after, "alertbus_ingest_batch_seconds_count")
@@ -133,3 +136,23 @@ def test_status_list_is_what_alerta_status_prints() -> None:
     assert listed[("store_operation_seconds", "ping")]["totalTime"] == 250
     assert ("store_operation_seconds", "load_groups") not in listed  # never observed: no division by zero
     json.dumps(metrics.status_list())
+
+
+async def test_publish_time_ends_at_the_confirm_not_at_the_reply(store_url: str) -> None:
+    """``alertbus_broker_publish_seconds`` times a publish until RabbitMQ confirmed it, never the wait for the
+    worker's reply: with no worker to answer, a caller waits ``RPC_TIMEOUT`` in vain, its publish took far less."""
+    metrics = Metrics()
+    body = alert(unique())
+    async with isolated_settings(store_url, RPC_TIMEOUT="2") as settings:  # a namespace no worker consumes
+        connection = await aio_pika.connect_robust(settings.amqp_url)
+        async with connection:
+            rpc = RpcClient(connection, settings, metrics)
+            await rpc.start()
+            started = time.perf_counter()
+            waited = await rpc.send_alert(body, body, user="metrics-test")
+            took = time.perf_counter() - started
+            assert (await rpc.send_alert(body, body, user="metrics-test", wait=False)).queued
+    assert waited.queued and took >= 2.0
+    sample = metrics.registry.get_sample_value
+    assert sample("alertbus_broker_publish_seconds_count") == 2
+    assert (sample("alertbus_broker_publish_seconds_sum") or 0) < took / 2

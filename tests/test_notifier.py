@@ -1,9 +1,9 @@
 """The outbound PagerDuty notifier against a local HTTP receiver standing in for the Events API v2.
 
-A stack of its own (its own BROKER_PREFIX, ingest worker, gateway and hooks service) with PAGERDUTY_* set and
-short retry delays: alert changes become trigger / acknowledge / resolve events, 429 and 5xx answers are
-retried through the broker's delay queue, and a notification that never gets through ends in the dead-letter
-queue."""
+A stack of its own (its own BROKER_PREFIX and database, ingest worker, gateway and hooks service) with
+PAGERDUTY_* set and short retry delays: alert changes become trigger / acknowledge / resolve events, 429 and 5xx
+answers are retried through the broker's delay queue, and a notification that never gets through ends in the
+dead-letter queue."""
 
 from __future__ import annotations
 
@@ -15,19 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from services import gateway, hooks, ingest
 from services.embedded import free_port
 from services.hooks.notifier import ATTEMPT_HEADER
 from shared.broker import Names
-from shared.metrics import Metrics
-from shared.store import open_store
 
-from .conftest import Stack, _serve, alert, delete_topology, eventually, make_settings, unique
+from .support import Stack, alert, eventually, serving, start_stack, unique
 
 ROUTING_KEY = "R0UT1NGKEY0000000000000000000000"
 RETRY_DELAY_MS, MAX_ATTEMPTS = 150, 4
@@ -64,40 +60,19 @@ async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
     app = web.Application()
     app.router.add_post("/v2/enqueue", rec.enqueue)
-    port = free_port()
-    runner = await _serve(app, port)
-    rec.url = f"http://127.0.0.1:{port}/v2/enqueue"
-    yield rec
-    await runner.cleanup()
+    async with serving(app, free_port()) as url:
+        rec.url = f"{url}/v2/enqueue"
+        yield rec
 
 
 @pytest_asyncio.fixture(scope="module")
 async def paging(store_url: str, receiver: Receiver) -> AsyncIterator[Stack]:
-    settings = make_settings(
-        store_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY, PAGERDUTY_EVENTS_URL=receiver.url,
+    async with start_stack(
+        store_url, with_hooks=True, PAGERDUTY_ROUTING_KEY=ROUTING_KEY, PAGERDUTY_EVENTS_URL=receiver.url,
         PAGERDUTY_FILTER="environment=Production,severity=critical|major", PAGERDUTY_RETRY_DELAY_MS=RETRY_DELAY_MS,
         PAGERDUTY_MAX_ATTEMPTS=MAX_ATTEMPTS,
-    )
-    metrics = Metrics()
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    async with open_store(settings.database_url) as store, aiohttp.ClientSession() as session:
-        worker = ingest.create_worker(settings, metrics)
-        await worker.start()
-        runners = [await _serve(hooks.create_app(settings, metrics), settings.hooks_port),
-                   await _serve(gateway.create_app(settings, metrics), settings.port)]
-        yield Stack(settings, f"http://127.0.0.1:{settings.port}", metrics, session, store, connection, runners,
-                    [worker])
-        for runner in reversed(runners):
-            await runner.cleanup()
-        await worker.stop(grace=2)
-    names = Names.from_settings(settings)
-    channel = await connection.channel()
-    await channel.queue_delete(names.pagerduty)
-    await channel.queue_delete(names.pagerduty_retry)
-    await channel.exchange_delete(names.events)
-    await channel.close()
-    await delete_topology(connection, settings)
-    await connection.close()
+    ) as stack:
+        yield stack
 
 
 def notifications(stack: Stack, outcome: str) -> float:

@@ -5,10 +5,10 @@ stops. Clear answers while a dependency is down, never a hang or a 500, and noth
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,11 +19,8 @@ from services.embedded import EmbeddedStore
 from services.gateway.keys import KEYRING
 from shared.auth import hash_key
 
-from .conftest import Stack, alert, eventually, unique
-from .ops_support import other_database, small_stack
+from .support import AMQP_URL, Stack, alert, eventually, start_stack, unique
 from .tcp_proxy import CuttableProxy
-
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -35,7 +32,7 @@ async def behind_proxy(store_url: str) -> AsyncIterator[tuple[Stack, CuttablePro
     await proxy.start()
     url = f"amqp://{target.username}:{target.password}@127.0.0.1:{proxy.port}{target.path or '/'}?reconnect_interval=1"
     try:
-        async with small_stack(other_database(store_url), AMQP_URL=url, RPC_TIMEOUT="5") as stack:
+        async with start_stack(store_url, AMQP_URL=url, RPC_TIMEOUT="5") as stack:
             yield stack, proxy
     finally:
         await proxy.close()
@@ -46,7 +43,7 @@ async def own_store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[t
     store = EmbeddedStore(str(tmp_path_factory.mktemp("store-outage")))
     url = await store.start()
     try:
-        async with small_stack(url, RPC_TIMEOUT="2") as stack:
+        async with start_stack(url, RPC_TIMEOUT="2") as stack:
             yield stack, store
     finally:
         store.stop()
@@ -91,7 +88,7 @@ async def test_broker_outage_is_a_prompt_503_and_writes_resume_after(
     assert (await stack.request("GET", "/management/gtg", auth=False))[0] == 200
     for resource, (status, _, _) in zip(resources, answers, strict=True):
         if status in (201, 202):
-            await eventually(lambda r=resource: stored(stack, r), timeout=20)
+            await eventually(partial(stored, stack, resource), timeout=20)
 
 
 async def test_store_outage_keeps_known_keys_accepting_and_answers_503_elsewhere(
@@ -142,7 +139,7 @@ async def test_worker_stops_promptly_while_the_store_is_down_and_loses_nothing(
         await store.start()
     await stack.start_worker()  # the messages it gave back are applied by its successor
     for resource in resources:
-        doc = await eventually(lambda r=resource: stored(stack, r), timeout=30)
+        doc = await eventually(partial(stored, stack, resource), timeout=30)
         assert doc["duplicateCount"] == 0
 
 
@@ -150,7 +147,7 @@ async def test_gateway_shutdown_answers_waiting_callers_at_once(store_url: str) 
     """A POST /alert waiting for a reply that will not come (no worker runs) when the gateway stops: it gets
     202 (its message is queued) within the shutdown's short reply wait, not a dropped connection or a wait for
     RPC_TIMEOUT; the next worker applies it."""
-    async with small_stack(other_database(store_url), RPC_TIMEOUT="30") as stack:
+    async with start_stack(store_url, RPC_TIMEOUT="30") as stack:
         worker = stack.workers.pop()
         await worker.stop(grace=1)
         body = alert(unique())

@@ -3,10 +3,10 @@ authentication decision, and a read is forwarded only when it was authorised as 
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
+from yarl import URL
 
-from .conftest import Stack, alert, unique
+from .support import Stack, alert, unique
 
 OPEN = ["/_", "/management", "/management/gtg", "/config", "/metrics", "/openapi.json", "/api/_", "/api/management",
         "/api/config", "/api/metrics"]
@@ -17,7 +17,7 @@ READS = ["alerts", "alerts/count", "alerts/history", "alerts/top10", "environmen
 
 async def raw_get(stack: Stack, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
     """GET exactly this path: the client must not resolve dot segments itself (curl --path-as-is)."""
-    url = aiohttp.client.URL(stack.url + path, encoded=True)
+    url = URL(stack.url + path, encoded=True)
     async with stack.session.get(url, headers=headers or {}) as resp:
         return resp.status, await resp.text()
 

@@ -11,7 +11,7 @@ import aio_pika
 from services.ingest.processor import direct_namespace, direct_receive_id
 from shared.broker import Names, routing_key
 
-from .conftest import Stack, alert, eventually, unique
+from .support import Stack, alert, eventually, unique
 
 
 async def test_new_alert_is_created_with_alerta_defaults(stack: Stack) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from .conftest import Stack
-from .test_query_support import environment, minutes, seed, stored_alert, with_history
+from .support import Stack
+from .support.documents import environment, minutes, seed, stored_alert, with_history
 
 
 async def get(stack: Stack, path: str, *params: tuple[str, str]) -> dict[str, Any]:

@@ -3,21 +3,16 @@ sort, paging edges and the response shape. Each test seeds its own private envir
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlencode
-
-from .conftest import Stack, alert, unique
-from .test_query_support import environment, minutes, seed, stored_alert
+from .support import Stack, alert, unique
+from .support.documents import environment, list_alerts, minutes, resources, seed, stored_alert
 
 
-async def list_alerts(stack: Stack, *params: tuple[str, str], path: str = "/alerts") -> dict[str, Any]:
-    status, body = await stack.request("GET", f"{path}?{urlencode(params)}")
-    assert status == 200, body
-    return body
-
-
-def resources(body: dict[str, Any]) -> list[str]:
-    return [item["resource"] for item in body["alerts"]]
+def test_stored_alert_has_the_internal_severity_order() -> None:
+    """The factory of the seeded documents (tests/support/documents.py) gives what the worker stores."""
+    doc = stored_alert("Production", "web01", severity="critical", status="ack", at=minutes(5))
+    assert doc["severityCode"] == 1 and doc["status"] == "ack"
+    assert doc["lastReceiveTime"] == minutes(5) and doc["_id"] == doc["lastReceiveId"]
+    assert [entry["type"] for entry in doc["history"]] == ["new"]
 
 
 async def test_list_has_todays_shape_and_hides_history(stack: Stack) -> None:

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import Stack
+from .support import Stack
 
 ENDPOINTS = ("/alerts", "/alerts/count", "/alerts/top10", "/alerts/top10/count", "/alerts/top10/flapping",
              "/alerts/history", "/environments", "/services")

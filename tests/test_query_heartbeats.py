@@ -13,7 +13,7 @@ from shared.store.housekeeping import HousekeepingQueries
 from shared.store.pipelines import HEARTBEAT_SHOWN
 from shared.store.queries import AlertQueries
 
-from .conftest import Stack
+from .support import Stack
 
 
 def heartbeat(origin: str, *, age: float, latency_ms: int = 10, timeout: int = 60, tags: list[str] | None = None

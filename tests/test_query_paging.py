@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from .conftest import Stack
-from .test_query_alerts import list_alerts, resources
-from .test_query_support import environment, minutes, seed, stored_alert
+from .support import Stack
+from .support.documents import environment, list_alerts, minutes, resources, seed, stored_alert
 
 
 async def seed_mixed(stack: Stack) -> str:

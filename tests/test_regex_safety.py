@@ -22,9 +22,8 @@ from shared.store.core import QueryTimeout
 from shared.store.counter_keys import SEVERITY_FIELDS, key_filter
 from shared.store.queries import AlertQueries
 
-from .conftest import Stack
-from .ops_support import other_database, small_stack
-from .test_query_support import environment, stored_alert
+from .support import Stack, start_stack
+from .support.documents import environment, stored_alert
 
 BAIT = "a" * 26 + "!"  # (a|aa)+$ takes about a second per value on a backtracking engine, doubling per "a"
 SEEDED = 2000
@@ -181,7 +180,7 @@ async def test_a_read_over_its_time_limit_raises_query_timeout(stack: Stack, bai
 @pytest_asyncio.fixture(scope="module")
 async def hurried(store_url: str) -> AsyncIterator[Stack]:
     """A stack whose store reads may take 10 ms, over a database of a few thousand alerts."""
-    async with small_stack(other_database(store_url), STORE_MAX_TIME_MS=10) as own:
+    async with start_stack(store_url, STORE_MAX_TIME_MS=10) as own:
         env = environment()
         await AlertQueries(own.store).insert_alerts(stored_alert(env, f"host{i}") for i in range(3000))
         yield own

@@ -7,44 +7,10 @@ import json
 import uuid
 from typing import Any
 
-import aio_pika
-
-from services.ingest.processor import direct_namespace, direct_receive_id
 from shared.broker import Names
 
-from .conftest import Stack, alert, eventually, unique
-
-
-async def publish(stack: Stack, body: bytes, *, routing_key: str, message_id: str | None = None,
-                  kind: str = "alert") -> None:
-    channel = await stack.connection.channel(publisher_confirms=True)
-    exchange = await channel.get_exchange(Names.from_settings(stack.settings).ingest)
-    await exchange.publish(
-        aio_pika.Message(body, content_type="application/json", type=kind, message_id=message_id,
-                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-        routing_key=routing_key,
-    )
-    await channel.close()
-
-
-async def dead_letters(stack: Stack) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Drain the dead-letter queue (each test looks for its own message ids)."""
-    channel = await stack.connection.channel()
-    queue = await channel.declare_queue(Names.from_settings(stack.settings).dead, passive=True)
-    found = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        found.append(message)
-    await channel.close()
-    return found
-
-
-def direct_id(stack: Stack, message_id: str) -> str:
-    """The receive id the worker gives a direct (unsigned) message published without ``user_id``."""
-    return direct_receive_id(direct_namespace(stack.settings.service_secret), None, message_id)
-
-
-def counter(stack: Stack, name: str, **labels: str) -> float:
-    return stack.metrics.registry.get_sample_value(name, labels or None) or 0.0
+from .support import Stack, alert, eventually, unique
+from .support.broker import counter, dead_letters, direct_id, publish
 
 
 async def stored_count(stack: Stack, resource: str) -> list[dict[str, Any]]:
@@ -114,7 +80,9 @@ async def test_poison_message_is_dead_lettered_after_bounded_tries(stack: Stack)
     await eventually(dead, timeout=60)
     dead_messages = [m for m in await dead_letters(stack) if m.message_id == poison_id]
     assert len(dead_messages) == 1
-    death = dead_messages[0].headers["x-death"][0]
+    deaths = dead_messages[0].headers["x-death"]
+    assert isinstance(deaths, list) and isinstance(deaths[0], dict)
+    death: dict[str, Any] = deaths[0]
     assert death["reason"] == "rejected" and death["queue"].startswith(Names.from_settings(stack.settings).ingest)
     assert await stored_count(stack, resource) == []
 
@@ -174,7 +142,7 @@ async def test_replayed_alert_leaves_the_document_unchanged_field_by_field(stack
     await eventually(applied)
     await replay_and_compare(stack, body, raw, "alert", message_id, created["id"])
     doc = await stack.store.alerts.find_one({"_id": created["id"]})
-    assert doc["duplicateCount"] == 1 and doc["lastReceiveId"] == direct_id(stack, message_id)
+    assert doc is not None and doc["duplicateCount"] == 1 and doc["lastReceiveId"] == direct_id(stack, message_id)
 
 
 async def test_replayed_command_is_not_applied_twice(stack: Stack) -> None:

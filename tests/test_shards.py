@@ -16,7 +16,7 @@ from shared.broker import Names
 from shared.metrics import Metrics
 from shared.settings import Settings
 
-from .conftest import delete_topology, eventually, make_settings
+from .support import eventually, isolated_settings
 
 SHARDS = 6
 
@@ -46,11 +46,8 @@ def test_plan_takes_a_shard_left_without_consumer_for_rounds_even_at_its_share()
 @pytest_asyncio.fixture
 async def settings(store_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Settings]:
     monkeypatch.setattr(shards, "BALANCE_INTERVAL", 0.3)
-    settings = make_settings(store_url, INGEST_SHARDS=SHARDS)
-    yield settings
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    await delete_topology(connection, settings)
-    await connection.close()
+    async with isolated_settings(store_url, INGEST_SHARDS=SHARDS) as settings:
+        yield settings
 
 
 async def consumer_counts(settings: Settings) -> list[int]:

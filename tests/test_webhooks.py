@@ -18,22 +18,10 @@ from services import gateway, hooks
 from services.embedded import free_port
 from shared.webhooks import sign
 
-from .conftest import ADMIN_KEY, Stack, _serve, alert, eventually, unique
-from .test_webhooks_payloads import alertmanager, am_alert, pd_v1, pd_v1_message, pd_v3
+from .support import ADMIN_KEY, Stack, created, eventually, fetch, serving, unique
+from .support.webhooks import alertmanager, am_alert, pd_v1, pd_v1_message, pd_v3, post_signed
 
 SECRET = "whsec-" + uuid.uuid4().hex
-
-
-async def created(stack: Stack, **extra: Any) -> str:
-    status, body = await stack.post_alert(alert(unique(), **extra))
-    assert status == 201, body
-    return str(body["id"])
-
-
-async def fetch(stack: Stack, alert_id: str) -> dict[str, Any]:
-    status, body = await stack.request("GET", f"/alert/{alert_id}")
-    assert status == 200, body
-    return dict(body["alert"])
 
 
 async def make_key(stack: Stack, scope: str) -> str:
@@ -174,19 +162,9 @@ async def signed(stack: Stack) -> AsyncIterator[str]:
     hooks_port = free_port()
     settings = stack.settings.with_(port=free_port(), hooks_port=hooks_port, pagerduty_webhook_secret=SECRET,
                                     hooks_url=f"http://127.0.0.1:{hooks_port}")
-    runners = [await _serve(hooks.create_app(settings), hooks_port),
-               await _serve(gateway.create_app(settings), settings.port)]
-    yield f"http://127.0.0.1:{settings.port}"
-    for runner in reversed(runners):
-        await runner.cleanup()
-
-
-async def post_signed(url: str, raw: bytes, signature: str | None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["X-PagerDuty-Signature"] = signature
-    async with aiohttp.ClientSession() as session, session.post(url, data=raw, headers=headers) as resp:
-        return resp.status, await resp.json()
+    async with serving(hooks.create_app(settings), hooks_port), \
+            serving(gateway.create_app(settings), settings.port) as url:
+        yield url
 
 
 async def test_signed_pagerduty_webhook_needs_no_key(stack: Stack, signed: str) -> None:
@@ -212,12 +190,6 @@ async def test_bad_signature_is_refused_and_changes_nothing(stack: Stack, signed
 
 async def test_gateway_answers_503_when_the_hooks_service_is_down(stack: Stack) -> None:
     settings = stack.settings.with_(port=free_port(), hooks_url=f"http://127.0.0.1:{free_port()}")
-    runner = await _serve(gateway.create_app(settings), settings.port)
-    try:
-        async with aiohttp.ClientSession() as session, session.post(
-            f"http://127.0.0.1:{settings.port}/webhooks/prometheus", json=alertmanager(am_alert()),
-            headers=stack.auth,
-        ) as resp:
-            assert resp.status == 503 and "hooks service" in (await resp.json())["message"]
-    finally:
-        await runner.cleanup()
+    async with serving(gateway.create_app(settings), settings.port) as url, aiohttp.ClientSession() as session, \
+            session.post(f"{url}/webhooks/prometheus", json=alertmanager(am_alert()), headers=stack.auth) as resp:
+        assert resp.status == 503 and "hooks service" in (await resp.json())["message"]

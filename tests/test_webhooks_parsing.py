@@ -22,7 +22,7 @@ from shared.webhooks import (
     verify_signature,
 )
 
-from .test_webhooks_payloads import alertmanager, am_alert, pd_v1, pd_v1_message, pd_v3
+from .support.webhooks import alertmanager, am_alert, pd_v1, pd_v1_message, pd_v3
 
 KEY = "17a02d0d-370d-4add-8e53-132199614121"
 LINK = '<a href="https://webdemo.pagerduty.com/incidents/PRORDTY">#2126</a>'
@@ -169,7 +169,7 @@ def test_unknown_severity_label_warns_and_stays_visible() -> None:
     (alertmanager(am_alert(status="pending")), "alerts[0].status"),
     (alertmanager(am_alert(starts="yesterday")), "alerts[0].startsAt"),
     (alertmanager(am_alert(labels={"severity": 3})), "alerts[0].labels"),  # type: ignore[dict-item]
-    (alertmanager("x"), "alerts[0]"),
+    (alertmanager("x"), "alerts[0]"),  # type: ignore[arg-type]
     (alertmanager(am_alert(labels={"alertname": "x" * 2000})), "alerts[0]"),
 ])
 def test_malformed_alertmanager_bodies_name_the_alert(body: object, field: str) -> None:

@@ -25,9 +25,8 @@ from services.hooks.replay import COLLECTION, EventStamp, StaleEvent, remembered
 from shared.schemas import BadInput
 from shared.webhooks import sign
 
-from .conftest import Stack, _serve
-from .test_webhooks import created, fetch, post_signed
-from .test_webhooks_payloads import pd_v1, pd_v3
+from .support import Stack, created, fetch, serving
+from .support.webhooks import pd_v1, pd_v3, post_signed
 
 SECRET = "whsec-replay-" + uuid.uuid4().hex
 WINDOW = timedelta(seconds=600)  # the default PAGERDUTY_REPLAY_WINDOW, which the stack runs with
@@ -90,12 +89,8 @@ async def replica(stack: Stack) -> AsyncIterator[tuple[str, web.Application]]:
     settings = stack.settings.with_(port=free_port(), hooks_port=hooks_port, pagerduty_webhook_secret=SECRET,
                                     hooks_url=f"http://127.0.0.1:{hooks_port}")
     app = hooks.create_app(settings)
-    runners = [await _serve(app, hooks_port), await _serve(gateway.create_app(settings), settings.port)]
-    try:
-        yield f"http://127.0.0.1:{settings.port}{PATH}", app
-    finally:
-        for runner in reversed(runners):
-            await runner.cleanup()
+    async with serving(app, hooks_port), serving(gateway.create_app(settings), settings.port) as url:
+        yield f"{url}{PATH}", app
 
 
 @pytest_asyncio.fixture(scope="module")

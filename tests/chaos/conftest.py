@@ -1,6 +1,7 @@
-"""Fault injection: each test starts its own stack of separate processes (``harness.ChaosStack``) against the
-real RabbitMQ and a real SecantusDB process, and removes it again (processes, temp directory, and the broker's
-queues and exchanges under the run's prefix). The report of every fault is printed at the end of the session."""
+"""Fault injection: each test gets its own stack of separate processes (``harness.ChaosStack``, built by
+tests/support/processes.py) against the real RabbitMQ and a real SecantusDB process, removed again after the
+test (processes, temp directory, and the broker's queues and exchanges under the run's prefix). The report of
+every fault is printed at the end of the session."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from .harness import ChaosStack, delete_topology
+from .harness import ChaosStack
 from .verify import Verdict, report
 
 VERDICTS: list[Verdict] = []
@@ -22,8 +23,7 @@ async def chaos_stack() -> AsyncIterator[ChaosStack]:
         await stack.start()
         yield stack
     finally:
-        stack.close()
-        await delete_topology(stack.prefix)
+        await stack.close()
 
 
 @pytest.fixture

@@ -107,6 +107,11 @@ class Load:
         timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
+
+        def done(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            slots.release()
+
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             interval, next_at = 1.0 / self.rate, time.monotonic()
             while not self.stopped.is_set():
@@ -115,7 +120,7 @@ class Load:
                 await slots.acquire()
                 task = asyncio.create_task(self._send_one(session, self._pick(), self.random.random() < 0.5))
                 tasks.add(task)
-                task.add_done_callback(lambda t: (tasks.discard(t), slots.release()))
+                task.add_done_callback(done)
             await asyncio.gather(*tasks)
 
     async def _send_one(self, session: aiohttp.ClientSession, index: int, wants_async: bool) -> None:

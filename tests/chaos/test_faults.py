@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from .harness import STOP_GRACE, ChaosStack, close_our_connections
+from ..support.processes import STOP_GRACE
+from .harness import ChaosStack, close_our_connections
 from .scenario import Scenario, check
 from .verify import Verdict
 

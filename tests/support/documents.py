@@ -1,17 +1,20 @@
-"""Factories for the query tests: alert documents in their stored shape, built by the same reception rules
-the ingest worker applies, so that seeding through the store gives what the pipeline would have stored."""
+"""Alert documents in their stored shape, built by the same reception rules the ingest worker applies, so that
+seeding through the store gives what the pipeline would have stored; and reading lists back through the API."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from shared.rules import create
 from shared.schemas import ALERT_SCHEMA, load_body
 from shared.severity import severity_code
 from shared.store import Store
 from shared.store.queries import AlertQueries
+
+from .stack import Stack
 
 BASE_TIME = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -69,8 +72,11 @@ def environment() -> str:
     return f"QT-{uuid.uuid4().hex[:10]}"
 
 
-def test_stored_alert_has_the_internal_severity_order() -> None:
-    doc = stored_alert("Production", "web01", severity="critical", status="ack", at=minutes(5))
-    assert doc["severityCode"] == 1 and doc["status"] == "ack"
-    assert doc["lastReceiveTime"] == minutes(5) and doc["_id"] == doc["lastReceiveId"]
-    assert [entry["type"] for entry in doc["history"]] == ["new"]
+async def list_alerts(stack: Stack, *params: tuple[str, str], path: str = "/alerts") -> dict[str, Any]:
+    status, body = await stack.request("GET", f"{path}?{urlencode(params)}")
+    assert status == 200, body
+    return dict(body)
+
+
+def resources(body: dict[str, Any]) -> list[str]:
+    return [item["resource"] for item in body["alerts"]]

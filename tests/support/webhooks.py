@@ -1,12 +1,15 @@
 """Canonical webhook bodies, shaped after the senders' documented examples: PagerDuty v1 (developer docs,
 "v1 Overview" examples; Alerta v3 reference §5.24), PagerDuty v3 (developer docs, "v3 Overview" webhook
-payload, with ``incident_key``) and Prometheus Alertmanager (webhook_config, version 4). Builders only."""
+payload, with ``incident_key``) and Prometheus Alertmanager (webhook_config, version 4); and posting a body
+signed as PagerDuty signs it."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+import aiohttp
 
 
 def pd_v1_message(kind: str, incident_key: str, number: int = 2126, assigned: str | None = "Laura Haley",
@@ -88,3 +91,12 @@ def alertmanager(*alerts: dict[str, Any], status: str = "firing") -> dict[str, A
         "commonLabels": {"alertname": "InstanceDown"}, "commonAnnotations": {},
         "externalURL": "http://alertmanager:9093", "alerts": list(alerts),
     }
+
+
+async def post_signed(url: str, raw: bytes, signature: str | None) -> tuple[int, Any]:
+    """``raw`` posted to ``url`` with no key, signed with ``signature`` (``X-PagerDuty-Signature``) if given."""
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-PagerDuty-Signature"] = signature
+    async with aiohttp.ClientSession() as session, session.post(url, data=raw, headers=headers) as resp:
+        return resp.status, await resp.json()
