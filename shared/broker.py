@@ -5,7 +5,8 @@ Topology (names get ``BROKER_PREFIX`` in front):
 * ``alertbus.ingest`` — ``x-consistent-hash`` exchange; routing key = ``<environment>/<resource>`` (alerts)
   or ``heartbeat/<origin>``, so that every message of one alert group lands in the same shard.
 * ``alertbus.ingest.<n>`` — ``INGEST_SHARDS`` quorum queues bound with weight 1, single active consumer (so
-  one worker at a time applies a shard, in order), ``x-delivery-limit`` = ``MAX_DELIVERIES`` and
+  one worker at a time applies a shard, in order), ``x-delivery-limit`` = ``MAX_DELIVERIES`` + 1 (the
+  worker dead-letters a message itself on its last try; the broker's limit is the backstop) and
   dead-lettering to ``alertbus.dlx``.
 * ``alertbus.dlx`` (fanout) → ``alertbus.dead``: messages that failed or could never be processed.
 * ``alertbus.events`` — topic exchange: after its write, the worker publishes what changed

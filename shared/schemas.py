@@ -1,8 +1,8 @@
 """Marshmallow schemas for every HTTP body and wire message. Used at the edges only.
 
-The gateway ``load``s a request body, ``dump``s the normalised result onto the wire; the ingest worker
-``load``s the wire message again (direct RabbitMQ publishers skip the gateway, so the worker cannot trust
-its input either).
+The gateway ``load``s a request body and publishes the body as it was sent (direct publishers send the same
+bytes); the ingest worker ``load``s the wire message again (direct RabbitMQ publishers skip the gateway, so the
+worker cannot trust its input either).
 """
 
 from __future__ import annotations
@@ -183,12 +183,6 @@ def parse_json(raw: bytes) -> Any:
         raise BadInput(f"body is not valid JSON: {exc}") from None
     except RecursionError:
         raise BadInput(f"body is nested too deeply (attributes and rawData may nest {MAX_DEPTH} levels)") from None
-
-
-def to_wire(schema: Schema, data: dict[str, Any]) -> bytes:
-    """The normalised body as it travels on the broker (JSON, UTF-8)."""
-    dumped = {key: value for key, value in schema.dump(data).items() if value is not None}
-    return json.dumps(dumped, separators=(",", ":")).encode()
 
 
 # -- commands, users, keys ---------------------------------------------------------------------------

@@ -175,7 +175,6 @@ class Settings:
     query_url: str = "http://127.0.0.1:8081"
     query_port: int = 8081
     hooks_port: int = 8082
-    base_path: str = ""
     auth_required: bool = True
     admin_key: str = ""
     admin_users: tuple[str, ...] = ()
@@ -221,7 +220,6 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-Proto/-Host/-Prefix are believed
     store_max_time_ms: int = 5000  # bound on every read query's running time in the store (503 beyond)
     pagerduty_replay_window: int = 600  # seconds a signed PagerDuty event id is remembered; older ones refused
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -235,9 +233,6 @@ class Settings:
         if prefix and not re.fullmatch(r"[A-Za-z0-9_.:-]+", prefix):
             raise SettingsError(f"BROKER_PREFIX may hold only letters, digits and _ . : -, got {prefix!r}")
         hooks_port = _int(env, "HOOKS_PORT", port + 2, 1, 65535)
-        base_path = env.get("BASE_PATH", "").strip().rstrip("/")
-        if base_path and not base_path.startswith("/"):
-            raise SettingsError(f"BASE_PATH must start with '/', got {base_path!r}")
         return cls(
             amqp_url=_url(env, "AMQP_URL", cls.amqp_url, ("amqp", "amqps")),
             broker_prefix=prefix,
@@ -247,7 +242,6 @@ class Settings:
             query_port=query_port,
             query_url=_url(env, "QUERY_URL", f"http://127.0.0.1:{query_port}", ("http", "https")),
             hooks_port=hooks_port,
-            base_path=base_path,
             auth_required=_bool(env, "AUTH_REQUIRED", True),
             admin_key=env.get("ADMIN_KEY", "").strip(),
             admin_users=_list(env, "ADMIN_USERS", ()),

@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from services import gateway, hooks
 from services.embedded import free_port
-from shared.webhooks import sign
+from services.hooks.payloads import sign
 
 from .support import ADMIN_KEY, Stack, created, eventually, fetch, serving, unique
 from .support.webhooks import alertmanager, am_alert, pd_v1, pd_v1_message, pd_v3, post_signed

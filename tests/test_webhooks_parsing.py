@@ -1,5 +1,5 @@
-"""Unit tests of the pure webhook mapping (shared/webhooks.py) and the PagerDuty Events API mapping
-(services/hooks/events_api.py): no broker, no store."""
+"""Unit tests of the pure webhook mapping (services/hooks/payloads.py, the filter in shared/webhooks.py) and the
+PagerDuty Events API mapping (services/hooks/events_api.py): no broker, no store."""
 
 from __future__ import annotations
 
@@ -8,19 +8,12 @@ import json
 import pytest
 
 from services.hooks.events_api import event_action, event_body, is_retryable, retry_delay_ms
+from services.hooks.payloads import alert_severity, alertmanager_alerts, pagerduty_updates, sign, verify_signature
 from shared.commands import set_status
 from shared.schemas import BadInput
 from shared.settings import Settings, SettingsError
 from shared.store import now_ms
-from shared.webhooks import (
-    alert_severity,
-    alertmanager_alerts,
-    matches,
-    pagerduty_updates,
-    parse_filter,
-    sign,
-    verify_signature,
-)
+from shared.webhooks import matches, parse_filter
 
 from .support.webhooks import alertmanager, am_alert, pd_v1, pd_v1_message, pd_v3
 
