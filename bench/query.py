@@ -1,7 +1,7 @@
 """``python -m bench.query``: read latency of the query service at N stored alerts.
 
 Seeds N alerts (default 100,000; ``--alerts 1000000``) straight into the store through
-``AlertQueries.insert_alerts`` with a realistic spread (environments, the 13 severities, statuses, services,
+``tests.support.seeding.insert_alerts`` with a realistic spread (environments, the 13 severities, statuses, services,
 tags, resources, a month of receive times, some severity changes in history), starts its own SecantusDB
 process (or uses ``--database-url``) and the query service as a separate process (``alertbus query``), and
 reports p50/p95 latency of the list (first page, filtered by environment and status, sorted by severity),
@@ -51,6 +51,8 @@ from shared.store.pipelines import (
     severity_slices,
 )
 from shared.store.queries import AlertQueries
+from tests.support.seeding import explain as plan_of
+from tests.support.seeding import insert_alerts
 
 ENVIRONMENTS = {"Production": 50, "Development": 25, "Staging": 15, "QA": 10}
 SEVERITY_WEIGHTS = {
@@ -218,7 +220,7 @@ async def seed_to(queries: AlertQueries, alerts: Alerts, target: int) -> float:
     wanted = target - alerts.count
     started = time.perf_counter()
     stream = (alerts.next() for _ in range(wanted))
-    await queries.insert_alerts(stream)
+    await insert_alerts(queries.store, stream)
     elapsed = time.perf_counter() - started
     return wanted / elapsed if elapsed else 0.0
 
@@ -293,9 +295,9 @@ async def explain(queries: AlertQueries) -> None:
     print(f"\nplans (list {dict(LIST)} → counts, then one slice per severity and status on the page)")
     print(f"  list slice {first} sort lastReceiveTime desc, limit {end}")
     page = page_pipeline(first, [("lastReceiveTime", -1)], 0, end, {"history": 0})
-    print(f"        {plan_summary(await queries.explain(page))}")
+    print(f"        {plan_summary(await plan_of(queries.store, page))}")
     print(f"  count {flt} (from the counters; by aggregation for a filter on other fields:)")
-    print(f"        {plan_summary(await queries.explain([*match_stages(flt), by_severity_and_status()]))}")
+    print(f"        {plan_summary(await plan_of(queries.store, [*match_stages(flt), by_severity_and_status()]))}")
 
 
 async def run(args: argparse.Namespace, database_url: str, logs: Path) -> None:

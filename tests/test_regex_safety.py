@@ -24,6 +24,7 @@ from shared.store.queries import AlertQueries
 
 from .support import Stack, start_stack
 from .support.documents import environment, stored_alert
+from .support.seeding import insert_alerts
 
 BAIT = "a" * 26 + "!"  # (a|aa)+$ takes about a second per value on a backtracking engine, doubling per "a"
 SEEDED = 2000
@@ -128,7 +129,7 @@ async def baited(stack: Stack) -> str:
     env = environment()
     docs = [stored_alert(env, BAIT, event=f"Bait{i}") for i in range(SEEDED)]
     docs += [stored_alert(env, resource) for resource in ("web01", "WEB02", "db01")]
-    await AlertQueries(stack.store).insert_alerts(docs)
+    await insert_alerts(stack.store, docs)
     return env
 
 
@@ -182,7 +183,7 @@ async def hurried(store_url: str) -> AsyncIterator[Stack]:
     """A stack whose store reads may take 10 ms, over a database of a few thousand alerts."""
     async with start_stack(store_url, STORE_MAX_TIME_MS=10) as own:
         env = environment()
-        await AlertQueries(own.store).insert_alerts(stored_alert(env, f"host{i}") for i in range(3000))
+        await insert_alerts(own.store, (stored_alert(env, f"host{i}") for i in range(3000)))
         yield own
 
 

@@ -31,15 +31,12 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from pymongo import InsertOne
-
-from .core import Store, stored, time_limited
+from .core import Store, time_limited
 from .counters import Counters
 from .pipelines import (
     HEARTBEAT_SHOWN,
     NEVER,
     RECENT_WINDOWS,
-    SEEDING_BATCH,
     Counts,
     Pipeline,
     Sort,
@@ -234,28 +231,3 @@ class AlertQueries:
                                     max_time_ms=self.max_time_ms)
         docs, total = await asyncio.gather(page.to_list(None), self.heartbeats.count_documents(query, **self.limit))
         return docs, total
-
-    async def explain(self, pipeline: Pipeline) -> dict[str, Any]:
-        """The plan the database chose for a pipeline (for the benchmark and for diagnosis)."""
-        command = {"aggregate": self.alerts.name, "pipeline": pipeline, "cursor": {}}
-        plan: dict[str, Any] = await self.store.db.command("explain", command, verbosity="queryPlanner")
-        return plan
-
-    async def insert_alerts(self, docs: Iterable[dict[str, Any]], batch: int = SEEDING_BATCH) -> int:
-        """Bulk-insert ready-made alert documents (stored shape, with ``severityCode``), and count them; for
-        seeding (not crash-safe: a failed insert raises with the chunk uncounted)."""
-        written = 0
-        chunk: list[dict[str, Any]] = []
-        for doc in docs:
-            chunk.append(stored(doc))  # the derived fields of every stored alert (lookup keys, expiry)
-            if len(chunk) >= batch:
-                written += await self._insert_chunk(chunk)
-                chunk = []
-        if chunk:
-            written += await self._insert_chunk(chunk)
-        return written
-
-    async def _insert_chunk(self, docs: list[dict[str, Any]]) -> int:
-        inserted = (await self.alerts.bulk_write([InsertOne(doc) for doc in docs], ordered=False)).inserted_count
-        await self.counters.add_alerts(docs)
-        return inserted

@@ -12,8 +12,8 @@ from shared.rules import create
 from shared.schemas import ALERT_SCHEMA, load_body
 from shared.severity import severity_code
 from shared.store import Store
-from shared.store.queries import AlertQueries
 
+from .seeding import insert_alerts
 from .stack import Stack
 
 BASE_TIME = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ def with_history(doc: dict[str, Any], *changes: tuple[str, str, datetime]) -> di
 
 
 async def seed(store: Store, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    assert await AlertQueries(store).insert_alerts(docs, batch=7) == len(docs)
+    assert await insert_alerts(store, docs, batch=7) == len(docs)
     return docs
 
 
