@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -25,7 +24,6 @@ from shared.store import StoreUnavailable
 from shared.store.core import QueryTimeout
 
 from .support import (
-    AMQP_URL,
     Stack,
     alert,
     assert_error,
@@ -36,6 +34,7 @@ from .support import (
     start_stack,
     unique,
 )
+from .support.broker import broker_proxy
 from .tcp_proxy import CuttableProxy
 
 Own = tuple[Stack, EmbeddedStore, CuttableProxy]
@@ -45,15 +44,10 @@ Own = tuple[Stack, EmbeddedStore, CuttableProxy]
 async def own(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Own]:
     store = EmbeddedStore(str(tmp_path_factory.mktemp("error-mapping")))
     url = await store.start()
-    target = urlsplit(AMQP_URL)
-    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5672)
-    await proxy.start()
-    amqp = f"amqp://{target.username}:{target.password}@127.0.0.1:{proxy.port}{target.path or '/'}?reconnect_interval=1"
     try:
-        async with start_stack(url, AMQP_URL=amqp, RPC_TIMEOUT="5") as stack:
+        async with broker_proxy() as (proxy, amqp), start_stack(url, AMQP_URL=amqp, RPC_TIMEOUT="5") as stack:
             yield stack, store, proxy
     finally:
-        await proxy.close()
         store.stop()
 
 

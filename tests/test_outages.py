@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
@@ -19,23 +18,16 @@ from services.embedded import EmbeddedStore
 from services.gateway.keys import KEYRING
 from shared.auth import hash_key
 
-from .support import AMQP_URL, Stack, alert, eventually, start_stack, unique
+from .support import Stack, alert, eventually, start_stack, unique
+from .support.broker import broker_proxy
 from .tcp_proxy import CuttableProxy
 
 
 @pytest_asyncio.fixture(scope="module")
 async def behind_proxy(store_url: str) -> AsyncIterator[tuple[Stack, CuttableProxy]]:
-    """Gateway and worker reach the broker through a proxy; they reconnect every second (``reconnect_interval``
-    in ``AMQP_URL``; the default is 5 s)."""
-    target = urlsplit(AMQP_URL)
-    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5672)
-    await proxy.start()
-    url = f"amqp://{target.username}:{target.password}@127.0.0.1:{proxy.port}{target.path or '/'}?reconnect_interval=1"
-    try:
-        async with start_stack(store_url, AMQP_URL=url, RPC_TIMEOUT="5") as stack:
-            yield stack, proxy
-    finally:
-        await proxy.close()
+    """Gateway and worker reach the broker through a proxy the test can cut."""
+    async with broker_proxy() as (proxy, url), start_stack(store_url, AMQP_URL=url, RPC_TIMEOUT="5") as stack:
+        yield stack, proxy
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -13,6 +13,7 @@ attacker's replay changes nothing either way. One being applied by another reque
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from shared.commands import STATUS
 from shared.http import ApiError, Handler, base_url, json_response, read_json, request_id
 from shared.render import with_href
 from shared.schemas import BadInput, parse_json
+from shared.settings import Settings
 from shared.webhooks import PAGERDUTY_PATHS, PROMETHEUS_PATH, SIGNATURE_HEADER, USER_HEADER
 
 from .keys import METRICS, RPC, SETTINGS, STORE
@@ -115,10 +117,15 @@ async def pagerduty(request: web.Request) -> web.Response:
     return outcome
 
 
+@functools.cache
+def _policy(settings: Settings) -> rules.Policy:
+    # Built once per settings: a Policy compiles its patterns.
+    return rules.Policy(settings.allowed_environments, settings.origin_blacklist, settings.require_service)
+
+
 def _check_policy(request: web.Request, alerts: list[dict[str, Any]]) -> None:
     """The pre-receive policy, checked for the whole batch before anything is published."""
-    settings = request.app[SETTINGS]
-    policy = rules.Policy(settings.allowed_environments, settings.origin_blacklist, settings.require_service)
+    policy = _policy(request.app[SETTINGS])
     errors = {}
     for index, alert in enumerate(alerts):
         try:

@@ -3,11 +3,17 @@ exchange, drain the dead-letter queue, the receive id a direct message gets; and
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
 import aio_pika
 
 from services.ingest.processor import direct_namespace, direct_receive_id
 from shared.broker import Names
 
+from ..tcp_proxy import CuttableProxy
+from .namespace import AMQP_URL
 from .stack import Stack
 
 
@@ -42,3 +48,17 @@ def direct_id(stack: Stack, message_id: str, user_id: str | None = None) -> str:
 
 def counter(stack: Stack, name: str, **labels: str) -> float:
     return stack.metrics.registry.get_sample_value(name, labels or None) or 0.0
+
+
+@asynccontextmanager
+async def broker_proxy() -> AsyncIterator[tuple[CuttableProxy, str]]:
+    """A proxy in front of the shared RabbitMQ that a test can cut, and the ``AMQP_URL`` through it (services
+    reconnect every second: ``reconnect_interval``; the default is 5 s)."""
+    target = urlsplit(AMQP_URL)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    await proxy.start()
+    url = f"amqp://{target.username}:{target.password}@127.0.0.1:{proxy.port}{target.path or '/'}?reconnect_interval=1"
+    try:
+        yield proxy, url
+    finally:
+        await proxy.close()
