@@ -38,19 +38,19 @@ import aiohttp
 
 from services.embedded import EmbeddedStore, free_port
 from services.query.filters import parse_alert_query
-from shared.edge import SERVICE_HEADER
-from shared.rules import create
-from shared.severity import SEVERITIES, severity_code
-from shared.store import open_store
-from shared.store.counters import Counters
-from shared.store.pipelines import (
+from services.query.pipelines import (
     RECENT_WINDOWS,
     by_severity_and_status,
     match_stages,
     page_pipeline,
     severity_slices,
 )
-from shared.store.queries import AlertQueries
+from services.query.reads import AlertQueries
+from shared.edge import SERVICE_HEADER
+from shared.rules import create
+from shared.severity import SEVERITIES, severity_code
+from shared.store import open_store
+from shared.store.counters import Counters
 from tests.support.seeding import explain as plan_of
 from tests.support.seeding import insert_alerts
 

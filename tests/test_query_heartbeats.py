@@ -8,10 +8,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from services.query.filters import parse_heartbeat_query
+from services.query.pipelines import HEARTBEAT_SHOWN
+from services.query.reads import AlertQueries
 from shared.render import heartbeat_body
 from shared.store.housekeeping import HousekeepingQueries
-from shared.store.pipelines import HEARTBEAT_SHOWN
-from shared.store.queries import AlertQueries
 
 from .support import Stack
 

@@ -1,11 +1,11 @@
-"""How the read repository shapes its queries (pure functions of ``shared.store.queries``): which part of a
+"""How the read repository shapes its queries (pure functions of ``services.query.reads``): which part of a
 filter goes to an index, which severities a severity-sorted page reads, how the top 10 is grouped."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.store.pipelines import (
+from services.query.pipelines import (
     Counts,
     by_severity_then_time,
     match_stages,

@@ -16,11 +16,11 @@ import pytest_asyncio
 import re2
 
 from services.query.filters import parse_alert_query, parse_heartbeat_query
+from services.query.reads import AlertQueries
 from shared.regexes import literal, safe_regex
 from shared.schemas import BadInput
 from shared.store.core import QueryTimeout
 from shared.store.counter_keys import SEVERITY_FIELDS, key_filter
-from shared.store.queries import AlertQueries
 
 from .support import Stack, start_stack
 from .support.documents import environment, stored_alert

@@ -22,8 +22,9 @@ from services import gateway, hooks
 from services.embedded import free_port
 from services.hooks.keys import RPC
 from services.hooks.payloads import sign
-from services.hooks.replay import COLLECTION, EventStamp, StaleEvent, remembered_until, replay_stamp
+from services.hooks.replay import StaleEvent, replay_stamp
 from shared.schemas import BadInput
+from shared.store.webhook_events import COLLECTION, EventStamp, remembered_until
 
 from .support import Stack, created, fetch, serving
 from .support.webhooks import pd_v1, pd_v3, post_signed

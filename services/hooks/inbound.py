@@ -26,12 +26,13 @@ from shared.http import ApiError, Handler, base_url, json_response, read_json, r
 from shared.render import with_href
 from shared.schemas import BadInput, parse_json
 from shared.settings import Settings
+from shared.store.webhook_events import EventStamp, Seen
 from shared.webhooks import PAGERDUTY_PATHS, PROMETHEUS_PATH, SIGNATURE_HEADER, USER_HEADER
 
 from .keys import METRICS, RPC, SETTINGS, STORE
 from .payloads import IncidentUpdate, alertmanager_alerts, pagerduty_updates, verify_signature
 from .publish import send_alerts
-from .replay import PROCESSED, EventStamp, Seen, StaleEvent, replay_stamp
+from .replay import PROCESSED, StaleEvent, replay_stamp
 
 log = logging.getLogger("alertbus.hooks")
 

@@ -11,10 +11,10 @@ from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import open_store
-from shared.store.queries import AlertQueries
 
 from .heartbeats import HEARTBEAT_ROUTES
 from .keys import QUERIES, SETTINGS, STORE
+from .reads import AlertQueries
 from .views import ROUTES
 
 

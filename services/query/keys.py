@@ -6,7 +6,8 @@ from aiohttp import web
 
 from shared.settings import Settings
 from shared.store import Store
-from shared.store.queries import AlertQueries
+
+from .reads import AlertQueries
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)

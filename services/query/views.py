@@ -10,10 +10,10 @@ from aiohttp import web
 from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response
 from shared.render import alert_body, history_record, listed_alert, top10_row, with_href
-from shared.store.queries import AlertQueries
 
 from .filters import Query, parse_alert_query
 from .keys import QUERIES, SETTINGS, STORE
+from .reads import AlertQueries
 
 
 def alert_query(request: web.Request) -> Query:

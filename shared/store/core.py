@@ -122,7 +122,7 @@ class Store:
         )
         await self.alerts.create_index([("_keys", ASCENDING)], name="lookup")
         await self.alerts.create_index([("lastReceiveTime", DESCENDING)], name="lastReceiveTime")
-        # Reads (shared/store/queries.py): equality fields first, then the sort key. The list sorted by
+        # Reads (services/query/reads.py): equality fields first, then the sort key. The list sorted by
         # severity or by recency within environment and status, and by severity within status alone (also the
         # default "not expired" list, written as status $in). The trailing ``severity`` makes the counts
         # (grouped by severity name and status) answerable from the index alone on MongoDB.

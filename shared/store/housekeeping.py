@@ -12,13 +12,20 @@ from typing import Any
 
 from ..severity import STATUSES, severity_code
 from .core import Store, time_limited, timed
-from .pipelines import heartbeat_expired
 
 # What housekeeping needs to route a command and to guard it.
 CANDIDATE_FIELDS = {"_id": 1, "environment": 1, "resource": 1, "status": 1, "severity": 1, "lastReceiveTime": 1}
 INFORMATIONAL = "informational"
 WATCH_FLAG = "_failing"  # on a heartbeat: the watch raised HeartbeatFail for it and has not closed it yet
 STALE_SHOWN = 100  # expired heartbeats a health check names
+
+
+def heartbeat_expired(now: datetime) -> dict[str, Any]:
+    """``since > timeout`` of ``heartbeat_body`` (``since`` in whole seconds, truncated): with ``receiveTime`` kept
+    to the millisecond that is ``receiveTime + (timeout + 1) s <= now``, and ``now`` truncated to the millisecond
+    on its way to the store changes nothing."""
+    deadline = {"$add": ["$receiveTime", {"$multiply": [{"$add": ["$timeout", 1]}, 1000]}]}
+    return {"$lte": [deadline, now]}
 
 
 class HousekeepingQueries:

@@ -1,6 +1,6 @@
 """Seeding and diagnosis helpers for the benchmark and the tests: bulk-insert ready-made alert documents (with
 their counters) and show the plan the database chose for a pipeline. Not part of the production read repository
-(``shared/store/queries.py``): nothing here is crash-safe or bounded."""
+(``services/query/reads.py``): nothing here is crash-safe or bounded."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 from pymongo import InsertOne
 
+from services.query.pipelines import SEEDING_BATCH, Pipeline
 from shared.store import Store
 from shared.store.core import stored
 from shared.store.counters import Counters
-from shared.store.pipelines import SEEDING_BATCH, Pipeline
 
 
 async def explain(store: Store, pipeline: Pipeline) -> dict[str, Any]:

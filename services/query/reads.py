@@ -31,8 +31,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from .core import Store, time_limited
-from .counters import Counters
+from shared.store.core import Store, time_limited
+from shared.store.counters import Counters
+
 from .pipelines import (
     HEARTBEAT_SHOWN,
     NEVER,

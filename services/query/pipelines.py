@@ -1,5 +1,5 @@
 """The pure part of the read side: the aggregation pipelines and the arithmetic of counts and severity pages
-that ``queries.py`` runs (no I/O here). The SecantusDB notes of ``queries.py`` apply: each choice made for it is
+that ``reads.py`` runs (no I/O here). The SecantusDB notes of ``reads.py`` apply: each choice made for it is
 marked "SecantusDB:"."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..severity import severity_code
-from .core import INTERNAL_FIELDS
-from .counter_keys import TOP_RESOURCES
+from shared.severity import severity_code
+from shared.store.core import INTERNAL_FIELDS
+from shared.store.counter_keys import TOP_RESOURCES
+from shared.store.housekeeping import heartbeat_expired
 
 Sort = list[tuple[str, int]]
 Pipeline = list[dict[str, Any]]
@@ -216,14 +217,6 @@ def severity_slices(counts: Counts, descending: bool, skip: int, limit: int) -> 
 HEARTBEAT_SHOWN = {name: 1 for name in (
     "origin", "tags", "attributes", "type", "createTime", "timeout", "receiveTime")}
 HEARTBEAT_STATUSES = frozenset({"ok", "slow", "expired"})
-
-
-def heartbeat_expired(now: datetime) -> dict[str, Any]:
-    """``since > timeout`` of ``heartbeat_body`` (``since`` in whole seconds, truncated): with ``receiveTime`` kept
-    to the millisecond that is ``receiveTime + (timeout + 1) s <= now``, and ``now`` truncated to the millisecond
-    on its way to the store changes nothing."""
-    deadline = {"$add": ["$receiveTime", {"$multiply": [{"$add": ["$timeout", 1]}, 1000]}]}
-    return {"$lte": [deadline, now]}
 
 
 def heartbeat_slow(max_latency_ms: int) -> dict[str, Any]:
