@@ -25,8 +25,6 @@ only; anything else is a direct publish (see services/ingest/processor.py).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 import socket
 import time
@@ -47,10 +45,10 @@ from pamqp.commands import Basic
 from .metrics import Metrics
 from .replies import PendingReplies, Reply, encode
 from .settings import Settings
+from .signing import SIGNATURE_HEADER, sign
 
-ALERT, HEARTBEAT, COMMAND = "alert", "heartbeat", "command"
+ALERT, HEARTBEAT, COMMAND, HOUSEKEEPING = "alert", "heartbeat", "command", "housekeeping"
 MAX_ROUTING_KEY = 255
-SIGNATURE_HEADER = "x-alertbus-signature"
 
 
 class BrokerUnavailable(RuntimeError):
@@ -87,6 +85,12 @@ class Names:
         """The ingest workers' presence queue: nothing is published to it, its consumer count is the number of
         live workers (see services/ingest/shards.py)."""
         return f"{self.ingest}.workers"
+
+    @property
+    def housekeeping(self) -> str:
+        """Requests to run housekeeping now (``POST /management/housekeeping``), taken by any ingest worker (see
+        services/ingest/on_demand.py); published to the default exchange."""
+        return f"{self.ingest}.housekeeping"
 
     def shard(self, index: int) -> str:
         return f"{self.ingest}.{index}"
@@ -157,34 +161,8 @@ async def declare_topology(
         )
         await queue.bind(exchange, routing_key="1")
         queues.append(queue)
+    await channel.declare_queue(names.housekeeping, durable=True, arguments={"x-queue-type": "quorum"})
     return exchange, queues
-
-
-def sign(secret: str, kind: str, message_id: str, user: str | None, body: bytes) -> str:
-    """HMAC-SHA256 over what the worker trusts a signed message for: its kind, its id (the receive id), its
-    ``user`` header and its body. Each part is length-prefixed, so that no two messages share an input."""
-    mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
-    # None and "" differ: a present user is marked by a leading byte.
-    who = b"" if user is None else b"\x01" + user.encode("utf-8", "surrogatepass")
-    for part in (kind.encode("utf-8", "surrogatepass"), message_id.encode("utf-8", "surrogatepass"), who, body):
-        mac.update(len(part).to_bytes(8, "big"))
-        mac.update(part)
-    return "v1=" + mac.hexdigest()
-
-
-def signed_by_service(secret: str, message: AbstractIncomingMessage) -> bool:
-    """True when ``message`` carries a valid signature of ``secret`` (never without a secret). Headers arrive as
-    whatever the publisher encoded (str, bytes, int ...): anything but the shapes ``sign`` makes is unsigned."""
-    headers = message.headers or {}
-    given, user = headers.get(SIGNATURE_HEADER), headers.get("user")
-    if not secret or not isinstance(given, (str, bytes)) or not (user is None or isinstance(user, str)):
-        return False
-    kind, ident = message.type, message.message_id
-    if not isinstance(kind, str) or not isinstance(ident, str):
-        return False
-    expected = sign(secret, kind, ident, user, message.body).encode()
-    given_bytes = given.encode("utf-8", "surrogatepass") if isinstance(given, str) else given
-    return hmac.compare_digest(expected, given_bytes)  # constant time: no prefix of a valid signature leaks
 
 
 class RpcClient:
@@ -206,9 +184,10 @@ class RpcClient:
         self.replies = PendingReplies(settings.rpc_timeout)
         self.reply_to = self.names.reply_queue()
         self.exchange: AbstractExchange | None = None
+        self.channel: AbstractChannel | None = None
 
     async def start(self) -> None:
-        channel = await self.connection.channel(publisher_confirms=True)
+        self.channel = channel = await self.connection.channel(publisher_confirms=True)
         self.exchange, _ = await declare_topology(channel, self.settings)
         reply_channel = await self.connection.channel(publisher_confirms=False)
         # Exclusive: deleted with the connection, declared again (same name) by the robust channel on reconnect.
@@ -243,8 +222,13 @@ class RpcClient:
                            wait: bool = True) -> Reply:
         return await self._request(COMMAND, command, command, user, request_id, wait)
 
+    async def request_housekeeping(self, request: dict[str, Any], *, user: str | None, timeout: float) -> Reply:
+        """Ask an ingest worker to run housekeeping now and wait up to ``timeout`` seconds for its report (queued:
+        none came). The request expires unread after ``timeout``, so a worker that starts later does not run it."""
+        return await self._request(HOUSEKEEPING, request, request, user, None, True, timeout=timeout)
+
     async def _request(self, kind: str, payload: dict[str, Any], wire: bytes | dict[str, Any], user: str | None,
-                       request_id: str | None, wait: bool) -> Reply:
+                       request_id: str | None, wait: bool, timeout: float | None = None) -> Reply:
         """Publish; with ``wait``, wait (bounded) for the reply. A reply without a code is queued: not waited for,
         not answered in time, the connection lost or the service shutting down."""
         body = wire if isinstance(wire, bytes) else encode(wire)
@@ -255,15 +239,15 @@ class RpcClient:
             return Reply(message_id, kind)
         future = self.replies.expect(message_id)
         try:
-            await self._publish(kind, payload, body, message_id, headers, reply=True)
-            answer = await self.replies.wait(future)
+            await self._publish(kind, payload, body, message_id, headers, reply=True, expiration=timeout)
+            answer = await self.replies.wait(future, timeout)
         finally:
             self.replies.forget(message_id)
         return Reply(message_id, kind) if answer is None else Reply(message_id, kind, *answer)
 
     async def _publish(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
-                       headers: dict[str, Any], reply: bool = False) -> None:
-        assert self.exchange is not None, "RpcClient.start() was not awaited"
+                       headers: dict[str, Any], reply: bool = False, expiration: float | None = None) -> None:
+        assert self.exchange is not None and self.channel is not None, "RpcClient.start() was not awaited"
         if not self.connected:
             raise BrokerUnavailable(f"the connection to the broker is down (reconnecting): the {kind} was not sent")
         if self.settings.service_secret:
@@ -273,13 +257,16 @@ class RpcClient:
         message = aio_pika.Message(
             body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type=kind,
             message_id=message_id, headers=headers, reply_to=self.reply_to if reply else None,
-            correlation_id=message_id if reply else None,
+            correlation_id=message_id if reply else None, expiration=expiration,
         )
+        # Alerts, heartbeats and commands go to their shard; a housekeeping request to the queue any worker takes.
+        exchange, key = ((self.channel.default_exchange, self.names.housekeeping) if kind == HOUSEKEEPING
+                         else (self.exchange, routing_key(kind, payload)))
         started = time.perf_counter()
         try:
             # The outer bound also covers waiting for a channel that is being restored.
             confirmation = await asyncio.wait_for(
-                self.exchange.publish(message, routing_key=routing_key(kind, payload), mandatory=True,
+                exchange.publish(message, routing_key=key, mandatory=True,
                                       timeout=self.settings.rpc_timeout),
                 self.settings.rpc_timeout,
             )

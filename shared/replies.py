@@ -73,11 +73,12 @@ class PendingReplies:
         self.futures[message_id] = future
         return future
 
-    async def wait(self, future: asyncio.Future[Answer | None]) -> Answer | None:
+    async def wait(self, future: asyncio.Future[Answer | None], timeout: float | None = None) -> Answer | None:
+        """The answer, or None after ``timeout`` seconds (``RPC_TIMEOUT`` unless given)."""
         if self.closing:
             return None
         try:
-            return await asyncio.wait_for(future, self.timeout)
+            return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
         except TimeoutError:
             return None
 

@@ -14,7 +14,8 @@ import aio_pika
 import pytest
 import pytest_asyncio
 
-from shared.broker import SIGNATURE_HEADER, Names, sign, signed_by_service
+from shared.broker import Names
+from shared.signing import SIGNATURE_HEADER, sign, signed_by_service
 
 from .support import Stack, alert, eventually, start_stack, unique
 from .support.broker import counter, dead_letters, direct_id

@@ -10,12 +10,15 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from alertaclient.api import Client
 
+from services.gateway import views
+from services.ingest.housekeeping import EXPIRE_TEXT, expire_command, housekeep
 from services.ingest.schedules import Schedule, Scheduler
-from shared.broker import RpcClient
-from shared.housekeeping import EXPIRE_TEXT, Thresholds, expire_command, housekeep
+from shared.broker import Names, RpcClient
+from shared.housekeeping import Thresholds, request_body
 from shared.store.housekeeping import HousekeepingQueries
 from shared.store.leases import Lease, LeaseBusy, Leases
 
@@ -178,3 +181,38 @@ async def test_alerta_client_housekeeping_command_deletes_by_hours(own: Stack) -
         client.http.session.close()  # an open keep-alive connection would hold up the server's shutdown
     assert {name: await own.store.get_alert(body["id"]) is not None for name, body in bodies.items()} == {
         "old-closed": False, "old-info": False, "closed": True, "info": True}
+
+
+async def test_on_demand_runs_in_an_ingest_worker_for_signed_well_formed_requests(own: Stack, rpc: RpcClient) -> None:
+    """The ingest side owns housekeeping: the gateway only publishes a request; a worker answers it. A request
+    a direct publisher makes (unsigned) or a malformed one is refused by the worker, which goes on."""
+    reply = await rpc.request_housekeeping(request_body(Thresholds(0, 0)), user="ops@example.com", timeout=10)
+    assert reply.code == 200 and reply.body["status"] == "ok" and isinstance(reply.body["deleted"], list)
+    unsigned = RpcClient(own.connection, own.settings.with_(service_secret=""))
+    await unsigned.start()
+    reply = await unsigned.request_housekeeping(request_body(Thresholds(0, 0)), user="admin", timeout=10)
+    assert (reply.code, reply.body["message"]) == (403, "a housekeeping request must be signed by an alertbus service")
+    for body in ({"deleteExpiredAfter": "soon", "deleteInfoAfter": 0}, {"deleteExpiredAfter": 1},
+                 {"deleteExpiredAfter": -1, "deleteInfoAfter": 0}, {"deleteExpiredAfter": True, "deleteInfoAfter": 0}):
+        reply = await rpc.request_housekeeping(body, user=None, timeout=10)
+        assert reply.code == 400 and "bad housekeeping request" in reply.body["message"], body
+    assert (await own.request("POST", "/management/housekeeping"))[0] == 200, "the worker still answers"
+
+
+async def test_on_demand_without_an_ingest_worker_is_503_and_the_request_expires(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(views, "HOUSEKEEPING_WAIT", 1.0)
+    async with start_stack(store_url) as stack:
+        await stack.workers.pop().stop(grace=1)
+        async with stack.session.post(stack.url + "/management/housekeeping", headers=stack.auth) as resp:
+            assert resp.status == 503 and resp.headers["Retry-After"] == "10"
+            assert "no ingest worker reported" in (await resp.json())["message"]
+        channel = await stack.connection.channel()
+        queue = await channel.declare_queue(Names.from_settings(stack.settings).housekeeping, passive=True)
+
+        async def expired() -> bool | None:
+            declared = await channel.declare_queue(queue.name, passive=True)
+            return True if declared.declaration_result.message_count == 0 else None
+
+        assert await eventually(expired, timeout=5), "a worker that starts later does not run a stale request"
+        await channel.close()

@@ -3,16 +3,13 @@ housekeeping on demand. Health, status and metrics are the shared operations rou
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
 from shared.broker import ALERT, HEARTBEAT
 from shared.edge import BASE_HEADER, SERVICE_HEADER
-from shared.housekeeping import NAME as HOUSEKEEPING
-from shared.housekeeping import Thresholds, housekeep
+from shared.housekeeping import Thresholds, request_body
 from shared.http import (
     REQUEST_ID,
     ApiError,
@@ -33,13 +30,11 @@ from shared.severity import (
     SEVERITY_MAP,
     STATUSES,
 )
-from shared.store.housekeeping import HousekeepingQueries
-from shared.store.leases import LeaseBusy, Leases
 
 from .auth import PRINCIPAL
-from .keys import CLIENT, METRICS, POLICY, RPC, SETTINGS, STORE
+from .keys import CLIENT, METRICS, POLICY, RPC, SETTINGS
 
-LEASE_WAIT = 10.0  # seconds housekeeping on demand waits for a run in progress elsewhere
+HOUSEKEEPING_WAIT = 60.0  # seconds housekeeping on demand waits for the worker's report
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
 
 
@@ -130,24 +125,19 @@ def _hours(request: web.Request, name: str, default_seconds: int) -> int:
 
 
 async def housekeeping(request: web.Request) -> web.Response:
-    """Run housekeeping now (admin), under the lease the scheduled runs take: it waits (bounded) for a run in
-    progress elsewhere to end, and answers with what it did."""
+    """Run housekeeping now (admin). The ingest side owns housekeeping: an ingest worker runs it (under the lease
+    the scheduled runs take) and reports what it did (services/ingest/on_demand.py)."""
     require(request, "admin")
-    settings, store = request.app[SETTINGS], request.app[STORE]
+    settings = request.app[SETTINGS]
     thresholds = Thresholds(_hours(request, "expired", settings.delete_expired_after),
                             _hours(request, "info", settings.delete_info_after))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + LEASE_WAIT
-    while True:
-        try:
-            async with Leases(store).hold(HOUSEKEEPING, settings.housekeeping_interval, due_only=False) as lease:
-                report = await housekeep(HousekeepingQueries(store), request.app[RPC], thresholds,
-                                         request.app[METRICS], lease=lease, user=request[PRINCIPAL].user)
-            return json_response(report.body())
-        except LeaseBusy:
-            if loop.time() > deadline:
-                raise ApiError(409, "housekeeping is running on another replica; try again shortly") from None
-            await asyncio.sleep(0.2)
+    reply = await request.app[RPC].request_housekeeping(request_body(thresholds), user=request[PRINCIPAL].user,
+                                                        timeout=HOUSEKEEPING_WAIT)
+    if reply.queued:
+        raise ApiError(503, f"no ingest worker reported on the housekeeping run within {HOUSEKEEPING_WAIT:.0f} s "
+                            "(is one running? a run may still be in progress)",
+                       headers={"Retry-After": "10"})
+    return json_response(reply.raise_for_error().body)
 
 
 async def client_config(request: web.Request) -> web.Response:

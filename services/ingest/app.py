@@ -26,6 +26,7 @@ from shared.store import Store, StoreUnavailable, open_store
 from shared.store.counters import Counters
 from shared.store.leases import Leases
 
+from .on_demand import OnDemand
 from .processor import Processor
 from .schedules import Scheduler, make_schedules
 from .settle import SETTLE_TIMEOUT, Settler
@@ -42,6 +43,7 @@ class Worker:
         self.metrics = metrics
         self.run_schedules = schedules
         self.scheduler: Scheduler | None = None
+        self.on_demand: OnDemand | None = None
         # One inbox per lane; shard i always feeds lane i % lanes, so a shard stays in order while lanes
         # overlap their database round-trips.
         self.lanes: list[asyncio.Queue[AbstractIncomingMessage]] = [
@@ -91,21 +93,24 @@ class Worker:
         self.connection.reconnect_callbacks.add(self._reconnected)
         await self.balancer.start()
         log.info("ingest worker consuming shards %s of %d", self.balancer.consuming, len(queues))
-        if self.run_schedules:
-            await self._start_schedules()
+        await self._start_housekeeping()
 
     def _reconnected(self, _connection: object) -> None:
         if self.balancer is not None:
             self.balancer.forget()
 
-    async def _start_schedules(self) -> None:
-        """Housekeeping and the heartbeat watch; they publish through their own RPC client (confirms, replies)."""
+    async def _start_housekeeping(self) -> None:
+        """Housekeeping on demand (every worker) and, with ``schedules``, housekeeping and the heartbeat watch on
+        their schedules; they publish through their own RPC client (confirms, replies)."""
         assert self.connection is not None and self.store is not None
         rpc = RpcClient(self.connection, self.settings, self.metrics)
         await rpc.start()
-        self.scheduler = Scheduler(Leases(self.store), self.metrics,
-                                   make_schedules(self.settings, self.store, rpc, self.metrics))
-        self.scheduler.start()
+        self.on_demand = OnDemand(self.settings, self.store, rpc, self.metrics)
+        await self.on_demand.start(self.connection)
+        if self.run_schedules:
+            self.scheduler = Scheduler(Leases(self.store), self.metrics,
+                                       make_schedules(self.settings, self.store, rpc, self.metrics))
+            self.scheduler.start()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Graceful shutdown: stop consuming, finish the batches in hand (bounded by ``grace``), then close.
@@ -116,6 +121,8 @@ class Worker:
         self.stopping.set()
         if self.scheduler is not None:  # first: a run waits for replies from the lanes
             await self.scheduler.stop()
+        if self.on_demand is not None:
+            await self.on_demand.stop()
         if self.balancer is not None:
             # Bounded: a cancel waits for the channel while the connection is being restored; deliveries of a
             # consumer not cancelled return to the broker with the connection.

@@ -24,12 +24,13 @@ from typing import NamedTuple
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared import rules
-from shared.broker import ALERT, COMMAND, HEARTBEAT, SIGNATURE_HEADER, signed_by_service
+from shared.broker import ALERT, COMMAND, HEARTBEAT
 from shared.commands import DELETE_HEARTBEAT
 from shared.metrics import Metrics
 from shared.render import heartbeat_body
 from shared.schemas import ALERT_SCHEMA, COMMAND_MESSAGE, HEARTBEAT_SCHEMA, BadInput, load_body, parse_json
 from shared.settings import Settings
+from shared.signing import SIGNATURE_HEADER, signed_by_service
 from shared.store import Store, StoreUnavailable, now_ms
 
 from .groups import Attempted, Item, Settle, apply_groups, error_body

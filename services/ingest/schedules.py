@@ -3,7 +3,7 @@
 Every replica runs the loop; a lease in the store (shared/store/leases.py) lets one of them run each schedule at a
 time, once per interval for the whole installation. Each replica asks several times per interval (with jitter),
 so that a schedule keeps its pace when its last runner stops. A run that dies leaves its lease to run out; the
-next run repeats its work safely (guarded commands, see shared/housekeeping.py).
+next run repeats its work safely (guarded commands, see services/ingest/housekeeping.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from shared.broker import RpcClient
-from shared.housekeeping import NAME as HOUSEKEEPING
-from shared.housekeeping import Thresholds, housekeep
+from shared.housekeeping import Thresholds
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store
@@ -27,6 +26,8 @@ from shared.store.leases import Lease, LeaseBusy, Leases
 
 from .heartbeat_watch import NAME as HEARTBEAT_WATCH
 from .heartbeat_watch import HeartbeatWatch
+from .housekeeping import NAME as HOUSEKEEPING
+from .housekeeping import housekeep
 
 log = logging.getLogger("alertbus.schedules")
 MIN_TICK, MAX_TICK = 0.25, 15.0

@@ -88,7 +88,7 @@ class Leases:
                    ttl: float = TTL) -> AsyncIterator[Lease]:
         """Hold the lease for the body, renewing it every ``ttl/3``; raises ``LeaseBusy`` when it is taken.
         After a completed body the next run is due ``interval`` seconds after this one started; after a body
-        that failed or was cancelled it is due at once (a repeated run is safe: see shared/housekeeping.py)."""
+        that failed or was cancelled it is due at once (a repeated run is safe: see services/ingest/housekeeping.py)."""
         lease = await self.acquire(name, ttl, due_only=due_only)
         if lease is None:
             raise LeaseBusy(name)
