@@ -8,6 +8,8 @@ Topology (names get ``BROKER_PREFIX`` in front):
   one worker at a time applies a shard, in order), ``x-delivery-limit`` = ``MAX_DELIVERIES`` + 1 (the
   worker dead-letters a message itself on its last try; the broker's limit is the backstop) and
   dead-lettering to ``alertbus.dlx``.
+* ``alertbus.ingest.housekeeping`` — quorum queue, through the default exchange: requests to run housekeeping now,
+  taken by any ingest worker (services/ingest/on_demand.py).
 * ``alertbus.dlx`` (fanout) → ``alertbus.dead``: messages that failed or could never be processed.
 * ``alertbus.events`` — topic exchange: after its write, the worker publishes what changed
   (``alert.created``, ``alert.severity``, ``alert.status``, ``alert.deleted``) with body
@@ -166,8 +168,8 @@ async def declare_topology(
 
 
 class RpcClient:
-    """The one door to the ingest workers: ``send_alert``, ``send_heartbeat``, ``send_command``, each answering a
-    ``Reply``. Behind it, once: encoding, message ids, signatures, confirms, timing (the publish until RabbitMQ
+    """The one door to the ingest workers: ``send_alert``, ``send_heartbeat``, ``send_command`` and
+    ``request_housekeeping``, each answering a ``Reply``. Behind it, once: encoding, message ids, signatures, confirms, timing (the publish until RabbitMQ
     confirmed, in ``alertbus_broker_publish_seconds``) and reply parsing. Every wait is bounded:
 
     * while the connection is down (it reconnects in the background), a send fails at once: ``BrokerUnavailable``;

@@ -87,7 +87,7 @@ async def delete_topology(settings: Settings, *, queues: Iterable[str] = (), exc
     they did or not), and ``queues`` and ``exchanges`` besides; returns how many deletes the broker confirmed."""
     names = Names.from_settings(settings)
     all_queues = [names.shard(index) for index in range(settings.shards)]
-    all_queues += [names.dead, names.workers, names.pagerduty, names.pagerduty_retry, *queues]
+    all_queues += [names.dead, names.workers, names.housekeeping, names.pagerduty, names.pagerduty_retry, *queues]
     all_exchanges = [names.ingest, names.dlx, names.events, *exchanges]
     deleted = 0
     connection = await aio_pika.connect_robust(settings.amqp_url, timeout=10)
