@@ -72,11 +72,11 @@ async def run_all(settings: Settings) -> None:
         worker = ingest.create_worker(settings, metrics, schedules=True)
         await worker.start()
         stack.push_async_callback(worker.stop)
-        await serve(stack, query.create_app(settings, metrics), "127.0.0.1", settings.query_port, "QUERY_PORT")
+        await serve(stack, query.create_app(settings, metrics), "127.0.0.1", settings.query.port, "QUERY_PORT")
         # The internal services listen on loopback only: the gateway is the one public entry point.
-        await serve(stack, hooks.create_app(settings, metrics), "127.0.0.1", settings.hooks_port, "HOOKS_PORT")
-        await serve(stack, gateway.create_app(settings, metrics), settings.host, settings.port, "PORT")
-        url = f"http://{settings.host}:{settings.port}"
+        await serve(stack, hooks.create_app(settings, metrics), "127.0.0.1", settings.hooks.port, "HOOKS_PORT")
+        await serve(stack, gateway.create_app(settings, metrics), settings.host, settings.gateway.port, "PORT")
+        url = f"http://{settings.host}:{settings.gateway.port}"
         print(f"alertbus is running at {url}  (also under {url}/api)", flush=True)
         if not settings.auth_required:
             print("authentication is off (AUTH_REQUIRED=false)", flush=True)
@@ -97,12 +97,12 @@ async def run_one(name: str, settings: Settings) -> None:
             worker = ingest.create_worker(settings, metrics, schedules=True)
             await worker.start()
             stack.push_async_callback(worker.stop)
-            if settings.ingest_port:  # its own /metrics and probes: no other service here serves the registry
-                await serve(stack, create_ops_app(worker), settings.host, settings.ingest_port, "INGEST_PORT")
+            if settings.ingest.port:  # its own /metrics and probes: no other service here serves the registry
+                await serve(stack, create_ops_app(worker), settings.host, settings.ingest.port, "INGEST_PORT")
         else:
             factory = {"gateway": gateway.create_app, "query": query.create_app, "hooks": hooks.create_app}[name]
             variable = {"gateway": "PORT", "query": "QUERY_PORT", "hooks": "HOOKS_PORT"}[name]
-            port = {"gateway": settings.port, "query": settings.query_port, "hooks": settings.hooks_port}[name]
+            port = {"gateway": settings.gateway.port, "query": settings.query.port, "hooks": settings.hooks.port}[name]
             await serve(stack, factory(settings, metrics), settings.host, port, variable)
         log.info("%s started", name)
         await stop.wait()

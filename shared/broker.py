@@ -1,4 +1,5 @@
-"""RabbitMQ topology, publisher (with confirms) and RPC client. Declared idempotently by every service.
+"""RabbitMQ topology, publisher (with confirms) and RPC client. Declared idempotently by every service that connects
+to the broker (gateway, ingest, hooks; the query service has no broker connection).
 
 Topology (names get ``BROKER_PREFIX`` in front):
 
@@ -169,8 +170,9 @@ async def declare_topology(
 
 class RpcClient:
     """The one door to the ingest workers: ``send_alert``, ``send_heartbeat``, ``send_command`` and
-    ``request_housekeeping``, each answering a ``Reply``. Behind it, once: encoding, message ids, signatures, confirms, timing (the publish until RabbitMQ
-    confirmed, in ``alertbus_broker_publish_seconds``) and reply parsing. Every wait is bounded:
+    ``request_housekeeping``, each answering a ``Reply``. Behind it, once: encoding, message ids, signatures,
+    confirms, timing (the publish until RabbitMQ confirmed, in ``alertbus_broker_publish_seconds``) and reply
+    parsing. Every wait is bounded:
 
     * while the connection is down (it reconnects in the background), a send fails at once: ``BrokerUnavailable``;
     * a publish, confirmation included, takes at most ``RPC_TIMEOUT``; anything but a ``Basic.Ack`` (a nack, a

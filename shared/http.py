@@ -63,8 +63,9 @@ def _route_name(request: web.Request) -> str:
 def make_middlewares(service: str, metrics: Metrics, settings: Settings, *, internal: bool = False) -> list[Any]:
     """The middlewares of every HTTP service. ``internal``: the service answers only the gateway (which presents
     ``SERVICE_SECRET``), but for the operations routes."""
-    cors_origins = settings.cors_origins
-    public = PublicBase.from_config(settings.public_url, settings.trusted_proxies, settings.host, settings.port)
+    cors_origins = settings.gateway.cors_origins
+    edge = settings.gateway
+    public = PublicBase.from_config(edge.public_url, edge.trusted_proxies, settings.host, edge.port)
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:

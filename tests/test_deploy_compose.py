@@ -106,9 +106,9 @@ def test_compose_environment_is_valid_for_every_service(compose: dict[str, Any])
         assert set(CONFIG_KEYS) | {"ADMIN_KEY"} <= set(env), name
         settings = Settings.from_env(env)
         assert settings.host == "0.0.0.0"
-        assert (settings.port, settings.query_port, settings.hooks_port) == (8080, 8081, 8082)
-        assert settings.ingest_port == 8083 and settings.log_format == "json"
+        assert (settings.gateway.port, settings.query.port, settings.hooks.port) == (8080, 8081, 8082)
+        assert settings.ingest.port == 8083 and settings.log_format == "json"
         assert urlsplit(settings.amqp_url).hostname == "rabbitmq"
         assert urlsplit(settings.database_url).hostname == "mongodb"
-        assert urlsplit(settings.query_url).hostname == "query"
+        assert urlsplit(settings.gateway.query_url).hostname == "query"
         assert env["INGEST_SHARDS"] == k8s_config["INGEST_SHARDS"], "one shard count everywhere"

@@ -91,10 +91,11 @@ def test_configmap_holds_the_settings_the_services_read(k8s: Manifests) -> None:
     assert "operator" in text and "rabbitmq_consistent_hash_exchange" in text
     # The services accept this configuration (a bad value would stop them at start-up).
     settings = Settings.from_env({**data, **secret["stringData"]})
-    assert (settings.port, settings.query_port, settings.hooks_port) == (8080, 8081, 8082)
+    assert (settings.gateway.port, settings.query.port, settings.hooks.port) == (8080, 8081, 8082)
     assert settings.host == "0.0.0.0" and settings.auth_required and settings.shards == 8
-    assert settings.ingest_port == 8083 and settings.log_format == "json"
-    assert settings.housekeeping_interval > 0 and settings.heartbeat_watch_interval > 0, "the schedules are on"
+    assert settings.ingest.port == 8083 and settings.log_format == "json"
+    schedules = settings.ingest.housekeeping_interval, settings.ingest.heartbeat_watch_interval
+    assert min(schedules) > 0, "the schedules are on"
 
 
 def test_deployments_probes_resources_and_config(k8s: Manifests) -> None:

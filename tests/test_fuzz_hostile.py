@@ -113,7 +113,7 @@ async def run_requests(stack: Stack, count: int, alert_ids: list[str]) -> Report
     for _ in range(count):
         request = hostile.request()
         started = time.perf_counter()
-        status, headers, body = await exchange(stack.settings.port, request)
+        status, headers, body = await exchange(stack.settings.gateway.port, request)
         elapsed = time.perf_counter() - started
         report.slowest = max(report.slowest, elapsed)
         if elapsed > MAX_SECONDS:

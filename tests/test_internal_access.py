@@ -34,7 +34,7 @@ async def get(stack: Stack, url: str, headers: dict[str, str] | None = None) -> 
 
 
 async def test_query_service_refuses_callers_without_the_service_secret(stack: Stack) -> None:
-    query = f"http://127.0.0.1:{stack.settings.query_port}"
+    query = f"http://127.0.0.1:{stack.settings.query.port}"
     for path in ["/alerts", "/alerts/count", "/heartbeats", "/environments", "/api/alerts"]:
         status, text = await get(stack, query + path, {"X-Alertbus-Base": "http://evil.example"})
         assert status == 401 and "internal" in text and "evil" not in text, (path, status, text)
@@ -47,7 +47,7 @@ async def test_query_service_refuses_callers_without_the_service_secret(stack: S
 
 
 async def test_hooks_service_refuses_callers_without_the_service_secret(stack: Stack) -> None:
-    hooks = f"http://127.0.0.1:{stack.settings.hooks_port}"
+    hooks = f"http://127.0.0.1:{stack.settings.hooks.port}"
     instance = unique("forged")
     body = {"receiver": "x", "status": "firing", "alerts": [{"status": "firing", "labels": {
         "alertname": "Forged", "instance": instance, "environment": "Production", "service": "x"}}]}
@@ -105,7 +105,7 @@ async def test_a_changed_admin_key_revokes_the_old_one(stack: Stack, own_databas
     old, new = "old-" + unique("admin"), "new-" + unique("admin")
     for admin_key in (old, new):
         async with isolated_settings(own_database, ADMIN_KEY=admin_key) as settings, \
-                serving(gateway.create_app(settings, Metrics()), settings.port) as url:
+                serving(gateway.create_app(settings, Metrics()), settings.gateway.port) as url:
             status, _ = await get(stack, url + "/keys", {"Authorization": f"Key {admin_key}"})
             assert status == 200
             if admin_key == new:
@@ -153,7 +153,7 @@ async def raw_exchange(port: int, data: bytes, timeout: float) -> bytes:
 async def test_a_request_id_that_is_not_printable_ascii_is_a_400(stack: Stack) -> None:
     for rid in [b"\xff\xfe", b"a\xc3\xa9", b"x" * 300]:
         head = b"GET /_ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-ID: " + rid + b"\r\n\r\n"
-        answer = await raw_exchange(stack.settings.port, head, 10)
+        answer = await raw_exchange(stack.settings.gateway.port, head, 10)
         assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
         assert b"X-Request-ID" in answer and b'"status":"error"' in answer
 
@@ -162,7 +162,7 @@ async def test_a_slow_body_is_cut_off(stack: Stack, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(shared.http, "BODY_SECONDS", 1.0)
     head = ("POST /alert HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Key " + ADMIN_KEY +
             "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").encode()
-    reader, writer = await asyncio.open_connection("127.0.0.1", stack.settings.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", stack.settings.gateway.port)
     writer.write(head)
     try:  # the answer comes at once; the connection itself lingers a while for the rest of the body
         answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
@@ -173,7 +173,7 @@ async def test_a_slow_body_is_cut_off(stack: Stack, monkeypatch: pytest.MonkeyPa
 
 async def test_a_connection_without_a_whole_request_head_is_closed(stack: Stack) -> None:
     started = asyncio.get_running_loop().time()
-    answer = await raw_exchange(stack.settings.port, b"GET /_ HTTP/1.1\r\nHost: x\r\nX-Slow: ", 30)
+    answer = await raw_exchange(stack.settings.gateway.port, b"GET /_ HTTP/1.1\r\nHost: x\r\nX-Slow: ", 30)
     assert answer == b"" and asyncio.get_running_loop().time() - started < 20
 
 

@@ -252,7 +252,7 @@ def test_a_taken_ingest_port_stops_start_up_with_one_line_naming_it(store_url: s
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"alertbus: cannot listen on 127.0.0.1:{port} (INGEST_PORT): Address already in use")
-    assert Settings.from_env({}).ingest_port == 0, "off by default: several workers may share a host"
+    assert Settings.from_env({}).ingest.port == 0, "off by default: several workers may share a host"
 
 
 async def _answers(url: str) -> bool:

@@ -34,8 +34,8 @@ async def get(stack: Stack, url: str) -> tuple[int, Any]:
 
 
 async def test_every_service_answers_the_management_routes(stack: Stack) -> None:
-    for service, base in (("gateway", stack.url), ("query", stack.settings.query_url),
-                          ("hooks", stack.settings.hooks_url)):
+    for service, base in (("gateway", stack.url), ("query", stack.settings.gateway.query_url),
+                          ("hooks", stack.settings.gateway.hooks_url)):
         for path in ("/_", "/management/gtg", "/api/management/gtg", "/management/status"):
             status, body = await get(stack, base + path)
             assert status == 200 and body["service"] == service, (service, path, body)
@@ -61,7 +61,7 @@ async def test_gtg_is_503_while_the_store_is_down_and_200_again_after(
     store.stop()
     try:
         (status, body), (query_status, _) = await asyncio.gather(
-            get(stack, gtg), get(stack, f"{stack.settings.query_url}/management/gtg"))
+            get(stack, gtg), get(stack, f"{stack.settings.gateway.query_url}/management/gtg"))
         assert status == 503 and body["status"] == "error" and query_status == 503
         assert any(problem.startswith("store unavailable") for problem in body["problems"]), body
         assert (await get(stack, f"{stack.url}/_"))[0] == 200  # liveness does not depend on the store

@@ -86,8 +86,8 @@ async def test_every_service_of_a_process_serves_one_registry(own: Stack) -> Non
     runner = await serve(create_ops_app(own.workers[0]), port)
     try:
         assert (await own.post_alert(alert(unique())))[0] == 201
-        urls = [f"{own.url}/metrics", f"{own.url}/api/metrics", f"{own.settings.query_url}/metrics",
-                f"{own.settings.hooks_url}/metrics", f"http://127.0.0.1:{port}/metrics"]
+        urls = [f"{own.url}/metrics", f"{own.url}/api/metrics", f"{own.settings.gateway.query_url}/metrics",
+                f"{own.settings.gateway.hooks_url}/metrics", f"http://127.0.0.1:{port}/metrics"]
         key = ("alertbus_alerts_received_total", (("outcome", "created"),))
         values = [(await scrape(own.session, url))[key] for url in urls]
         assert values[0] >= 1 and len(set(values)) == 1, values

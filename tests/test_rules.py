@@ -126,7 +126,7 @@ def test_policy_messages() -> None:
 
 
 def test_settings_name_the_bad_variable() -> None:
-    assert Settings.from_env({}).port == 8080
+    assert Settings.from_env({}).gateway.port == 8080
     for env, name in [({"PORT": "x"}, "PORT"), ({"AUTH_REQUIRED": "maybe"}, "AUTH_REQUIRED"),
                       ({"AMQP_URL": "http://x"}, "AMQP_URL"), ({"HISTORY_LIMIT": "0"}, "HISTORY_LIMIT"),
                       ({"ORIGIN_BLACKLIST": "("}, "ORIGIN_BLACKLIST"), ({"BROKER_PREFIX": "a b"}, "BROKER_PREFIX")]:

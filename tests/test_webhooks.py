@@ -160,10 +160,11 @@ async def test_alertmanager_respond_async_answers_202(stack: Stack) -> None:
 @pytest_asyncio.fixture(scope="module")
 async def signed(stack: Stack) -> AsyncIterator[str]:
     hooks_port = free_port()
-    settings = stack.settings.with_(port=free_port(), hooks_port=hooks_port, pagerduty_webhook_secret=SECRET,
-                                    hooks_url=f"http://127.0.0.1:{hooks_port}")
+    settings = stack.settings.with_(
+        gateway={"port": free_port(), "hooks_url": f"http://127.0.0.1:{hooks_port}"},
+        hooks={"port": hooks_port, "pagerduty_webhook_secret": SECRET})
     async with serving(hooks.create_app(settings), hooks_port), \
-            serving(gateway.create_app(settings), settings.port) as url:
+            serving(gateway.create_app(settings), settings.gateway.port) as url:
         yield url
 
 
@@ -189,7 +190,8 @@ async def test_bad_signature_is_refused_and_changes_nothing(stack: Stack, signed
 
 
 async def test_gateway_answers_503_when_the_hooks_service_is_down(stack: Stack) -> None:
-    settings = stack.settings.with_(port=free_port(), hooks_url=f"http://127.0.0.1:{free_port()}")
-    async with serving(gateway.create_app(settings), settings.port) as url, aiohttp.ClientSession() as session, \
+    settings = stack.settings.with_(gateway={"port": free_port(), "hooks_url": f"http://127.0.0.1:{free_port()}"})
+    port = settings.gateway.port
+    async with serving(gateway.create_app(settings), port) as url, aiohttp.ClientSession() as session, \
             session.post(f"{url}/webhooks/prometheus", json=alertmanager(am_alert()), headers=stack.auth) as resp:
         assert resp.status == 503 and "hooks service" in (await resp.json())["message"]

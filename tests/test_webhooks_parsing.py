@@ -207,9 +207,10 @@ def test_bad_filters_are_refused_at_start_up(text: str, problem: str) -> None:
 
 def test_pagerduty_settings_are_validated() -> None:
     settings = Settings.from_env({"PORT": "9000", "PAGERDUTY_ROUTING_KEY": "R0UTING"})
-    assert (settings.hooks_url, settings.pagerduty_max_attempts, settings.pagerduty_retry_delay_ms) == (
+    hooks = settings.hooks
+    assert (settings.gateway.hooks_url, hooks.pagerduty_max_attempts, hooks.pagerduty_retry_delay_ms) == (
         "http://127.0.0.1:9002", 5, 1000)
-    assert settings.pagerduty_events_url == "https://events.pagerduty.com/v2/enqueue"
+    assert settings.hooks.pagerduty_events_url == "https://events.pagerduty.com/v2/enqueue"
     for name, value in [("HOOKS_URL", "ftp://x"), ("PAGERDUTY_EVENTS_URL", "nowhere"),
                         ("PAGERDUTY_MAX_ATTEMPTS", "0"), ("PAGERDUTY_RETRY_DELAY_MS", "soon"),
                         ("PAGERDUTY_ROUTING_KEY", "a b")]:

@@ -87,10 +87,11 @@ def test_an_unsigned_event_is_stamped_by_id_only() -> None:
 async def replica(stack: Stack) -> AsyncIterator[tuple[str, web.Application]]:
     """A gateway and a hooks service with the webhook secret, on the stack's broker and store."""
     hooks_port = free_port()
-    settings = stack.settings.with_(port=free_port(), hooks_port=hooks_port, pagerduty_webhook_secret=SECRET,
-                                    hooks_url=f"http://127.0.0.1:{hooks_port}")
+    settings = stack.settings.with_(
+        gateway={"port": free_port(), "hooks_url": f"http://127.0.0.1:{hooks_port}"},
+        hooks={"port": hooks_port, "pagerduty_webhook_secret": SECRET})
     app = hooks.create_app(settings)
-    async with serving(app, hooks_port), serving(gateway.create_app(settings), settings.port) as url:
+    async with serving(app, hooks_port), serving(gateway.create_app(settings), settings.gateway.port) as url:
         yield f"{url}{PATH}", app
 
 

@@ -14,7 +14,6 @@ from shared.auth import KeyRing
 from shared.broker import RpcClient, connect
 from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
-from shared.rules import Policy
 from shared.settings import Settings
 from shared.store import open_store
 from shared.store.accounts import Accounts
@@ -90,7 +89,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[THROTTLE] = FailureThrottle()
-    app[POLICY] = Policy(settings.allowed_environments, settings.origin_blacklist, settings.require_service)
+    app[POLICY] = settings.rules.policy()
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     app.on_shutdown.append(release_callers)
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES + OPENAPI_ROUTES)

@@ -30,7 +30,7 @@ def is_open(request: web.Request) -> bool:
 
 def is_signed_webhook(request: web.Request, settings: Settings) -> bool:
     """A PagerDuty webhook that carries a signature while a secret is set: the hooks service verifies it."""
-    return (bool(settings.pagerduty_webhook_secret) and request.method == "POST"
+    return (bool(settings.hooks.pagerduty_webhook_secret) and request.method == "POST"
             and route_path(request) in PAGERDUTY_PATHS and SIGNATURE_HEADER in request.headers)
 
 

@@ -9,7 +9,7 @@ from yarl import URL
 
 from shared.broker import ALERT, HEARTBEAT
 from shared.edge import BASE_HEADER, SERVICE_HEADER
-from shared.housekeeping import Thresholds, request_body
+from shared.housekeeping import MAX_SECONDS, request_body
 from shared.http import (
     REQUEST_ID,
     ApiError,
@@ -101,7 +101,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
         SERVICE_HEADER: settings.service_secret,
         "Accept": "application/json",
     }
-    url = URL(settings.query_url.rstrip("/") + raw_path, encoded=True)
+    url = URL(settings.gateway.query_url.rstrip("/") + raw_path, encoded=True)
     try:
         async with request.app[CLIENT].get(url, params=params, headers=headers, allow_redirects=False) as upstream:
             body = await upstream.read()
@@ -114,13 +114,14 @@ async def forward(request: web.Request) -> web.StreamResponse:
         raise ApiError(503, f"query service unavailable: {exc.__class__.__name__}") from None
 
 
-def _hours(request: web.Request, name: str, default_seconds: int) -> int:
-    """Alerta's ``?expired=<hours>`` / ``?info=<hours>`` (``alerta housekeeping --expired/--info``), in seconds."""
+def _hours(request: web.Request, name: str) -> int | None:
+    """Alerta's ``?expired=<hours>`` / ``?info=<hours>`` (``alerta housekeeping --expired/--info``), in seconds;
+    None when not given (the ingest workers' ``DELETE_EXPIRED_AFTER`` / ``DELETE_INFO_AFTER`` apply)."""
     raw = request.query.get(name)
     if raw is None or raw == "":
-        return default_seconds
-    if not raw.isdigit():
-        raise ApiError(400, f"'{name}' must be a whole number of hours, got {raw!r}")
+        return None
+    if not raw.isdigit() or int(raw) > MAX_SECONDS // 3600:
+        raise ApiError(400, f"'{name}' must be a whole number of hours up to {MAX_SECONDS // 3600}, got {raw!r}")
     return int(raw) * 3600
 
 
@@ -128,11 +129,8 @@ async def housekeeping(request: web.Request) -> web.Response:
     """Run housekeeping now (admin). The ingest side owns housekeeping: an ingest worker runs it (under the lease
     the scheduled runs take) and reports what it did (services/ingest/on_demand.py)."""
     require(request, "admin")
-    settings = request.app[SETTINGS]
-    thresholds = Thresholds(_hours(request, "expired", settings.delete_expired_after),
-                            _hours(request, "info", settings.delete_info_after))
-    reply = await request.app[RPC].request_housekeeping(request_body(thresholds), user=request[PRINCIPAL].user,
-                                                        timeout=HOUSEKEEPING_WAIT)
+    body = request_body(_hours(request, "expired"), _hours(request, "info"))
+    reply = await request.app[RPC].request_housekeeping(body, user=request[PRINCIPAL].user, timeout=HOUSEKEEPING_WAIT)
     if reply.queued:
         raise ApiError(503, f"no ingest worker reported on the housekeeping run within {HOUSEKEEPING_WAIT:.0f} s "
                             "(is one running? a run may still be in progress)",
@@ -155,7 +153,7 @@ async def client_config(request: web.Request) -> web.Response:
         "debug": False, "endpoint": base_url(request, api_prefix=True), "alarm_model": model,
         "auth_required": settings.auth_required, "provider": "basic", "customer_views": False,
         "signup_enabled": False, "email_verification": False, "severity": SEVERITY_MAP, "colors": {},
-        "timeouts": {"alert": settings.alert_timeout, "heartbeat": settings.heartbeat_timeout, "ack": 0,
+        "timeouts": {"alert": settings.rules.alert_timeout, "heartbeat": settings.rules.heartbeat_timeout, "ack": 0,
                      "shelve": 7200},
     })
 

@@ -36,7 +36,7 @@ async def forward_webhook(request: web.Request) -> web.StreamResponse:
     body = await read_body(request)  # as sent: a signature covers the raw bytes
     try:
         async with request.app[CLIENT].post(
-            settings.hooks_url + path, data=body, params=params, headers=headers, allow_redirects=False
+            settings.gateway.hooks_url + path, data=body, params=params, headers=headers, allow_redirects=False
         ) as upstream:
             out = web.Response(body=await upstream.read(), status=upstream.status)
             for name, value in upstream.headers.items():

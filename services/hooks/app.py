@@ -61,7 +61,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[METRICS] = metrics
     # Order matters: the notifier uses the store, the broker connection and the HTTP session.
     app.cleanup_ctx.extend([store_context, replay_context, broker_context, client_context])
-    if settings.pagerduty_routing_key:
+    if settings.hooks.pagerduty_routing_key:
         app.cleanup_ctx.append(notifier_context)
     add_routes(app, HOOK_ROUTES)
     add_ops_routes(app, "hooks", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))

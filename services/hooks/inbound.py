@@ -39,7 +39,7 @@ log = logging.getLogger("alertbus.hooks")
 
 def _check_signature(request: web.Request, raw: bytes) -> bool:
     """True for a request whose signature was checked (the gateway let it in without a key)."""
-    secret = request.app[SETTINGS].pagerduty_webhook_secret
+    secret = request.app[SETTINGS].hooks.pagerduty_webhook_secret
     signature = request.headers.get(SIGNATURE_HEADER)
     if not secret or signature is None:
         return False
@@ -73,7 +73,7 @@ async def _read_pagerduty(request: web.Request) -> tuple[list[IncidentUpdate], E
     if not raw:
         raise BadInput("request body is empty; a PagerDuty webhook payload was expected")
     metrics = request.app[METRICS].webhook_messages
-    window = timedelta(seconds=request.app[SETTINGS].pagerduty_replay_window)
+    window = timedelta(seconds=request.app[SETTINGS].hooks.pagerduty_replay_window)
     try:
         body = parse_json(raw)
         updates = pagerduty_updates(body)
@@ -121,7 +121,7 @@ async def pagerduty(request: web.Request) -> web.Response:
 @functools.cache
 def _policy(settings: Settings) -> rules.Policy:
     # Built once per settings: a Policy compiles its patterns.
-    return rules.Policy(settings.allowed_environments, settings.origin_blacklist, settings.require_service)
+    return settings.rules.policy()
 
 
 def _check_policy(request: web.Request, alerts: list[dict[str, Any]]) -> None:

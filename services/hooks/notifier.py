@@ -138,7 +138,7 @@ class Notifier:
         except Exception:
             log.exception("PagerDuty notification %s failed unexpectedly", message.message_id)
             outcome = Outcome.RETRY
-        if outcome is Outcome.RETRY and attempt >= self.settings.pagerduty_max_attempts:
+        if outcome is Outcome.RETRY and attempt >= self.settings.hooks.pagerduty_max_attempts:
             log.error("PagerDuty notification gave up after %d attempts; dead-lettered", attempt)
             outcome = Outcome.DEAD
         await self._settle(message, outcome, attempt)
@@ -153,11 +153,11 @@ class Notifier:
             log.error("alert event %s is not valid; dead-lettered", message.message_id)
             return Outcome.DEAD
         action = event_action(kind, alert)
-        if action is None or not matches(self.settings.pagerduty_filter, alert, triggering=action == TRIGGER):
+        if action is None or not matches(self.settings.hooks.pagerduty_filter, alert, triggering=action == TRIGGER):
             return Outcome.SKIPPED
         if attempt > 1 and await self._moved_on(alert_id, action):
             return Outcome.STALE
-        return await self.post(event_body(self.settings.pagerduty_routing_key, action, alert))
+        return await self.post(event_body(self.settings.hooks.pagerduty_routing_key, action, alert))
 
     async def _moved_on(self, alert_id: str, action: str) -> bool:
         """A retried notification whose action no longer fits the alert is stale: the change that made it so
@@ -173,7 +173,7 @@ class Notifier:
     async def post(self, body: dict[str, Any]) -> Outcome:
         started = time.perf_counter()
         try:
-            async with self.session.post(self.settings.pagerduty_events_url, json=body,
+            async with self.session.post(self.settings.hooks.pagerduty_events_url, json=body,
                                          timeout=REQUEST_TIMEOUT) as response:
                 answer = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -208,7 +208,7 @@ class Notifier:
 
     async def _republish(self, message: AbstractIncomingMessage, attempt: int) -> None:
         assert self.publisher is not None
-        delay = retry_delay_ms(self.settings.pagerduty_retry_delay_ms, attempt)
+        delay = retry_delay_ms(self.settings.hooks.pagerduty_retry_delay_ms, attempt)
         copy = aio_pika.Message(
             message.body, content_type=message.content_type or "application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message.message_id,

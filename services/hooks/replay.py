@@ -84,6 +84,6 @@ PROCESSED = web.AppKey("processed_events", ProcessedEvents)
 async def replay_context(app: web.Application) -> AsyncIterator[None]:
     """The memory of processed PagerDuty events, on the service's store (register after ``store_context``)."""
     settings = app[SETTINGS]
-    app[PROCESSED] = ProcessedEvents(app[STORE], timedelta(seconds=settings.pagerduty_replay_window),
+    app[PROCESSED] = ProcessedEvents(app[STORE], timedelta(seconds=settings.hooks.pagerduty_replay_window),
                                      claim_seconds(settings))
     yield

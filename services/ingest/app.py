@@ -47,7 +47,7 @@ class Worker:
         # One inbox per lane; shard i always feeds lane i % lanes, so a shard stays in order while lanes
         # overlap their database round-trips.
         self.lanes: list[asyncio.Queue[AbstractIncomingMessage]] = [
-            asyncio.Queue() for _ in range(min(settings.lanes, settings.shards))
+            asyncio.Queue() for _ in range(min(settings.ingest.lanes, settings.shards))
         ]
         self.stack = AsyncExitStack()
         self.connection: AbstractRobustConnection | None = None
@@ -69,7 +69,7 @@ class Worker:
         self.connection = await connect(self.settings, service="ingest")
         self.stack.push_async_callback(self.connection.close)
         self.channel = await self.connection.channel(publisher_confirms=False)
-        await self.channel.set_qos(prefetch_count=self.settings.prefetch)
+        await self.channel.set_qos(prefetch_count=self.settings.ingest.prefetch)
         _, queues = await declare_topology(self.channel, self.settings)
         events_channel = await self.connection.channel(publisher_confirms=True)
         events = await events_channel.get_exchange(Names.from_settings(self.settings).events)
@@ -82,7 +82,7 @@ class Worker:
         lane_channels = []
         for _ in self.lanes:
             lane_channel = await self.connection.channel(publisher_confirms=False)
-            await lane_channel.set_qos(prefetch_count=self.settings.prefetch)
+            await lane_channel.set_qos(prefetch_count=self.settings.ingest.prefetch)
             lane_channels.append(lane_channel)
         shards = [
             Shard(index, declared.name, lane_channels[index % len(self.lanes)], self.lanes[index % len(self.lanes)].put)
@@ -151,8 +151,8 @@ class Worker:
     async def _next_batch(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> list[AbstractIncomingMessage]:
         loop = asyncio.get_running_loop()
         batch = [await inbox.get()]
-        deadline = loop.time() + self.settings.batch_wait_ms / 1000
-        while len(batch) < self.settings.batch_size:
+        deadline = loop.time() + self.settings.ingest.batch_wait_ms / 1000
+        while len(batch) < self.settings.ingest.batch_size:
             if not inbox.empty():
                 batch.append(inbox.get_nowait())
                 continue

@@ -55,7 +55,7 @@ class HeartbeatWatch:
         for heartbeat in await self.queries.all_heartbeats():
             if lease is not None and lease.lost:
                 break
-            body = heartbeat_body(heartbeat, self.settings.heartbeat_max_latency_ms, now)
+            body = heartbeat_body(heartbeat, self.settings.rules.heartbeat_max_latency_ms, now)
             failing = bool(heartbeat.get(WATCH_FLAG))
             if body["status"] == "expired":
                 if not failing:  # flag first: should the publish fail, the next run sends it again
@@ -67,7 +67,7 @@ class HeartbeatWatch:
         return sent
 
     async def _send(self, heartbeat: dict[str, Any], event: str, since: int) -> int:
-        alert = heartbeat_alert(heartbeat, event, since, self.settings.alert_timeout)
+        alert = heartbeat_alert(heartbeat, event, since, self.settings.rules.alert_timeout)
         try:
             payload = load_body(ALERT_SCHEMA, alert)
         except BadInput as exc:  # e.g. an origin too long to be a resource: nothing to raise

@@ -19,7 +19,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from shared.broker import Names, RpcClient
-from shared.housekeeping import thresholds_of
+from shared.housekeeping import Thresholds, thresholds_of
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.signing import signed_by_service
@@ -79,7 +79,7 @@ class OnDemand:
         if not signed_by_service(self.settings.service_secret, message):
             return _error(403, "a housekeeping request must be signed by an alertbus service")
         try:
-            thresholds = thresholds_of(message.body)
+            thresholds = thresholds_of(message.body, Thresholds.from_settings(self.settings))
         except ValueError as exc:  # json's errors are ValueErrors too
             return _error(400, f"bad housekeeping request: {exc}")
         user = (message.headers or {}).get("user")
@@ -87,7 +87,8 @@ class OnDemand:
         deadline = loop.time() + LEASE_WAIT
         while True:
             try:
-                async with Leases(self.store).hold(NAME, self.settings.housekeeping_interval, due_only=False) as lease:
+                interval = self.settings.ingest.housekeeping_interval
+                async with Leases(self.store).hold(NAME, interval, due_only=False) as lease:
                     report = await housekeep(HousekeepingQueries(self.store), self.rpc, thresholds, self.metrics,
                                              lease=lease, user=user if isinstance(user, str) else None)
                 log.info("housekeeping on demand: %s", report.counts())

@@ -103,9 +103,7 @@ class Processor:
         self.store = store
         self.settings = settings
         self.metrics = metrics
-        self.policy = rules.Policy(
-            settings.allowed_environments, settings.origin_blacklist, settings.require_service
-        )
+        self.policy = settings.rules.policy()
         self.senders = Senders(settings.service_secret)
         self.attempted = Attempted()  # messages of failed batches whose counter updates were journalled
 
@@ -146,7 +144,8 @@ class Processor:
             return
         payload.update(id=receive_id, user=user, createTime=payload["createTime"] or now_ms())
         if payload["timeout"] is None:
-            payload["timeout"] = self.settings.alert_timeout if kind == ALERT else self.settings.heartbeat_timeout
+            defaults = self.settings.rules
+            payload["timeout"] = defaults.alert_timeout if kind == ALERT else defaults.heartbeat_timeout
         payload["origin"] = payload["origin"] or DEFAULT_ORIGIN
         if kind == ALERT:
             try:
@@ -200,7 +199,7 @@ class Processor:
         for _ in range(MAX_CONFLICT_ROUNDS):
             if not grouped:
                 return
-            grouped = await apply_groups(self.store, grouped, self.settings.history_limit, self.metrics,
+            grouped = await apply_groups(self.store, grouped, self.settings.rules.history_limit, self.metrics,
                                          self.attempted)
         for item in grouped:
             item.finish(Settle.RETRY, 503, error_body(503, "the alert kept conflicting; retried later"), "conflict")
@@ -218,5 +217,5 @@ class Processor:
         heartbeat["receiveTime"] = now_ms()
         doc = await self.store.save_heartbeat(heartbeat)
         self.metrics.heartbeats_received.inc()
-        body = heartbeat_body(doc, self.settings.heartbeat_max_latency_ms)
+        body = heartbeat_body(doc, self.settings.rules.heartbeat_max_latency_ms)
         item.finish(Settle.ACK, 201, {"status": "ok", "id": doc["_id"], "heartbeat": body}, "heartbeat")

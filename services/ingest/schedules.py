@@ -60,8 +60,8 @@ def make_schedules(settings: Settings, store: Store, rpc: RpcClient, metrics: Me
         return {**done, "counter_journals": recovered["journals"]}
 
     watch = HeartbeatWatch(queries, rpc, settings, metrics)
-    schedules = [Schedule(HOUSEKEEPING, settings.housekeeping_interval, housekeeping),
-                 Schedule(HEARTBEAT_WATCH, settings.heartbeat_watch_interval, watch.run)]
+    schedules = [Schedule(HOUSEKEEPING, settings.ingest.housekeeping_interval, housekeeping),
+                 Schedule(HEARTBEAT_WATCH, settings.ingest.heartbeat_watch_interval, watch.run)]
     return [schedule for schedule in schedules if schedule.interval > 0]
 
 

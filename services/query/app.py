@@ -21,7 +21,7 @@ from .views import ROUTES
 async def store_context(app: web.Application) -> AsyncIterator[None]:
     async with open_store(app[SETTINGS].database_url) as store:
         app[STORE] = store
-        app[QUERIES] = AlertQueries(store, max_time_ms=app[SETTINGS].store_max_time_ms)
+        app[QUERIES] = AlertQueries(store, max_time_ms=app[SETTINGS].query.store_max_time_ms)
         await app[QUERIES].counters.ensure_indexes()
         yield
 

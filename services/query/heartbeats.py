@@ -17,10 +17,10 @@ from .views import paged
 
 async def get_heartbeat(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    doc = await request.app[STORE].get_heartbeat(request.match_info["id"], max_time_ms=settings.store_max_time_ms)
+    doc = await request.app[STORE].get_heartbeat(request.match_info["id"], max_time_ms=settings.query.store_max_time_ms)
     if doc is None:
         raise ApiError(404, "not found")
-    body = heartbeat_body(doc, settings.heartbeat_max_latency_ms)
+    body = heartbeat_body(doc, settings.rules.heartbeat_max_latency_ms)
     return json_response({"status": "ok", "total": 1, "heartbeat": with_href(body, base_url(request), "heartbeat")})
 
 
@@ -28,14 +28,15 @@ async def get_heartbeats(request: web.Request) -> web.Response:
     """One page, paged in the store: ``status`` depends on the clock, so the store matches it against ``now``,
     the same instant the page is rendered with (one heartbeat per origin is still no bound on their number)."""
     settings = request.app[SETTINGS]
-    query = parse_heartbeat_query(list(request.query.items()), settings.default_page_size)
+    query = parse_heartbeat_query(list(request.query.items()), settings.query.default_page_size)
     now = datetime.now(UTC)
     docs, total = await request.app[QUERIES].heartbeat_page(
         query.filter, query.statuses, query.sort, query.skip, query.page_size, now=now,
-        max_latency_ms=settings.heartbeat_max_latency_ms,
+        max_latency_ms=settings.rules.heartbeat_max_latency_ms,
     )
     base = base_url(request)
-    shown = [with_href(heartbeat_body(doc, settings.heartbeat_max_latency_ms, now), base, "heartbeat") for doc in docs]
+    latency = settings.rules.heartbeat_max_latency_ms
+    shown = [with_href(heartbeat_body(doc, latency, now), base, "heartbeat") for doc in docs]
     return json_response({"status": "ok", **paged(total, query), "heartbeats": shown, "time": isoformat(now)})
 
 

@@ -17,7 +17,7 @@ from .reads import AlertQueries
 
 
 def alert_query(request: web.Request) -> Query:
-    return parse_alert_query(list(request.query.items()), request.app[SETTINGS].default_page_size)
+    return parse_alert_query(list(request.query.items()), request.app[SETTINGS].query.default_page_size)
 
 
 def repository(request: web.Request) -> AlertQueries:
@@ -41,7 +41,7 @@ def now_iso() -> str:
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    limit = request.app[SETTINGS].store_max_time_ms
+    limit = request.app[SETTINGS].query.store_max_time_ms
     doc = await request.app[STORE].get_alert(request.match_info["id"], max_time_ms=limit)
     if doc is None:
         raise ApiError(404, "not found")

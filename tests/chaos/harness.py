@@ -25,8 +25,9 @@ SHARDS = 4
 
 
 class ChaosStack(ProcessStack):
-    """Two workers by default, the first the active consumer of every shard (it subscribes first); a plain write
-    key for the load once the stack is up, and each worker's counters read from its own metrics port."""
+    """Two workers by default, which split the shards between them (services/ingest/shards.py: each holds its
+    share, a worker that dies has its shards taken over); a plain write key for the load once the stack is up, and
+    each worker's counters read from its own metrics port."""
 
     def __init__(self, workers: int = 2) -> None:
         super().__init__("chaos", workers=workers, keep_logs=bool(os.environ.get("CHAOS_KEEP_LOGS")), env={
@@ -35,8 +36,8 @@ class ChaosStack(ProcessStack):
         self.write_key = ""
 
     async def start(self, timeout: float = 60.0, *, one_worker_at_a_time: bool = True) -> None:
-        # One worker after the other: the first subscribes to every shard first, so it is the active consumer
-        # of all of them (single active consumer) and the others stand by.
+        # One worker after the other, as a rolling start does: the first takes every shard, and gives the
+        # second its share once that one is up (the balancing round), so both are applying shards under load.
         await super().start(timeout, one_worker_at_a_time=one_worker_at_a_time)
         self.write_key = await self._create_write_key()
 

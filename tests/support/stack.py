@@ -106,14 +106,15 @@ async def start_stack(store_url: str, *, own_database: bool = True, with_hooks: 
     connection = await aio_pika.connect_robust(settings.amqp_url)
     try:
         async with open_store(settings.database_url) as store, aiohttp.ClientSession() as session:
-            stack = Stack(settings, f"http://127.0.0.1:{settings.port}", metrics, session, store, connection, [], [])
+            url = f"http://127.0.0.1:{settings.gateway.port}"
+            stack = Stack(settings, url, metrics, session, store, connection, [], [])
             try:
                 await stack.start_worker(schedules=schedules)
                 # Query (and hooks) first: the gateway forwards to them.
-                stack.runners.append(await serve(query.create_app(settings, metrics), settings.query_port))
+                stack.runners.append(await serve(query.create_app(settings, metrics), settings.query.port))
                 if with_hooks:
-                    stack.runners.append(await serve(hooks.create_app(settings, metrics), settings.hooks_port))
-                stack.runners.append(await serve(gateway.create_app(settings, metrics), settings.port))
+                    stack.runners.append(await serve(hooks.create_app(settings, metrics), settings.hooks.port))
+                stack.runners.append(await serve(gateway.create_app(settings, metrics), settings.gateway.port))
                 yield stack
             finally:
                 await stack.stop()
