@@ -232,6 +232,8 @@ class Settings:
         prefix = env.get("BROKER_PREFIX", "").strip()
         if prefix and not re.fullmatch(r"[A-Za-z0-9_.:-]+", prefix):
             raise SettingsError(f"BROKER_PREFIX may hold only letters, digits and _ . : -, got {prefix!r}")
+        if prefix and prefix[-1] not in "._:-":  # "foo" gives foo.alertbus.ingest, not fooalertbus.ingest
+            prefix += "."
         hooks_port = _int(env, "HOOKS_PORT", port + 2, 1, 65535)
         return cls(
             amqp_url=_url(env, "AMQP_URL", cls.amqp_url, ("amqp", "amqps")),
