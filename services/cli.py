@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -15,27 +17,51 @@ from pathlib import Path
 from aiohttp import web
 
 from shared import logs
-from shared.broker import BrokerUnavailable, connect
+from shared.broker import connect
 from shared.http import SERVER_OPTIONS
 from shared.metrics import Metrics
 from shared.settings import Settings, SettingsError
 
 from . import gateway, hooks, ingest, query
-from .embedded import EmbeddedStore
+from .embedded import DataDir, EmbeddedStore, data_dir_problem
 from .ingest.ops import create_ops_app
 
 log = logging.getLogger("alertbus")
 
 
-async def serve(stack: AsyncExitStack, app: web.Application, host: str, port: int, variable: str) -> None:
+def bind(stack: AsyncExitStack, host: str, port: int, variable: str) -> list[socket.socket]:
+    """The sockets to serve on ``host``:``port`` (one per address ``host`` resolves to), bound at once so that a
+    port in use is reported before anything slow starts; they listen once ``serve`` has the service ready."""
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise RuntimeError(f"cannot listen on {host}:{port}: the host name does not resolve ({exc.strerror}); "
+                           f"check HOST") from None
+    sockets = []
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        stack.callback(sock.close)
+        sockets.append(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's create_server
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise RuntimeError(f"port {port} on {host} is already in use by another process: stop it, or set "
+                                   f"{variable} to a free port") from None
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise RuntimeError(f"cannot listen on {host}:{port} ({variable}): {reason}") from None
+    return sockets
+
+
+async def serve(stack: AsyncExitStack, app: web.Application, sockets: list[socket.socket]) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_OPTIONS)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    try:
-        await web.TCPSite(runner, host, port, shutdown_timeout=5).start()
-    except OSError as exc:  # most often: another process has the port
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise RuntimeError(f"cannot listen on {host}:{port} ({variable}): {reason}") from None
+    for sock in sockets:
+        await web.SockSite(runner, sock, shutdown_timeout=5).start()
 
 
 async def check_broker(settings: Settings) -> None:
@@ -61,9 +87,17 @@ def wait_for_signal() -> asyncio.Event:
 async def run_all(settings: Settings) -> None:
     stop = wait_for_signal()
     async with AsyncExitStack() as stack:
-        await check_broker(settings)  # first: a missing broker must be one clear line, not a slow start
-        if "DATABASE_URL" not in os.environ:
-            store = EmbeddedStore(settings.data_dir)
+        # First what is quick to check: each problem must be one clear line, not a slow start that then fails.
+        data = DataDir.claim(settings.data_dir) if "DATABASE_URL" not in os.environ else None
+        if data is not None:
+            stack.callback(data.release)
+        # The internal services listen on loopback only: the gateway is the one public entry point.
+        query_sockets = bind(stack, "127.0.0.1", settings.query.port, "QUERY_PORT")
+        hooks_sockets = bind(stack, "127.0.0.1", settings.hooks.port, "HOOKS_PORT")
+        gateway_sockets = bind(stack, settings.host, settings.gateway.port, "PORT")
+        await check_broker(settings)
+        if data is not None:
+            store = EmbeddedStore(data)
             stack.callback(store.stop)
             url = await store.start()
             settings = settings.with_(database_url=url)
@@ -72,10 +106,9 @@ async def run_all(settings: Settings) -> None:
         worker = ingest.create_worker(settings, metrics, schedules=True)
         await worker.start()
         stack.push_async_callback(worker.stop)
-        await serve(stack, query.create_app(settings, metrics), "127.0.0.1", settings.query.port, "QUERY_PORT")
-        # The internal services listen on loopback only: the gateway is the one public entry point.
-        await serve(stack, hooks.create_app(settings, metrics), "127.0.0.1", settings.hooks.port, "HOOKS_PORT")
-        await serve(stack, gateway.create_app(settings, metrics), settings.host, settings.gateway.port, "PORT")
+        await serve(stack, query.create_app(settings, metrics), query_sockets)
+        await serve(stack, hooks.create_app(settings, metrics), hooks_sockets)
+        await serve(stack, gateway.create_app(settings, metrics), gateway_sockets)
         url = f"http://{settings.host}:{settings.gateway.port}"
         print(f"alertbus is running at {url}  (also under {url}/api)", flush=True)
         if not settings.auth_required:
@@ -94,16 +127,18 @@ async def run_one(name: str, settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         metrics = Metrics()
         if name == "ingest":
+            # Its own /metrics and probes (no other service here serves the registry), if INGEST_PORT is set.
+            sockets = bind(stack, settings.host, settings.ingest.port, "INGEST_PORT") if settings.ingest.port else []
             worker = ingest.create_worker(settings, metrics, schedules=True)
             await worker.start()
             stack.push_async_callback(worker.stop)
-            if settings.ingest.port:  # its own /metrics and probes: no other service here serves the registry
-                await serve(stack, create_ops_app(worker), settings.host, settings.ingest.port, "INGEST_PORT")
+            if sockets:
+                await serve(stack, create_ops_app(worker), sockets)
         else:
             factory = {"gateway": gateway.create_app, "query": query.create_app, "hooks": hooks.create_app}[name]
             variable = {"gateway": "PORT", "query": "QUERY_PORT", "hooks": "HOOKS_PORT"}[name]
             port = {"gateway": settings.gateway.port, "query": settings.query.port, "hooks": settings.hooks.port}[name]
-            await serve(stack, factory(settings, metrics), settings.host, port, variable)
+            await serve(stack, factory(settings, metrics), bind(stack, settings.host, port, variable))
         log.info("%s started", name)
         await stop.wait()
 
@@ -138,8 +173,7 @@ def service_settings(command: str) -> Settings:
         try:
             return settings.with_(service_secret=stored_secret(settings.data_dir))
         except OSError as exc:
-            raise SettingsError(f"DATA_DIR: cannot keep the service secret in {settings.data_dir}: "
-                                f"{exc.strerror or exc}") from None
+            raise SettingsError(data_dir_problem(settings.data_dir, exc)) from None
     raise SettingsError("SERVICE_SECRET must be set (the same long random value for every service of an "
                         "installation) to run a service alone")
 
@@ -156,11 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_all(settings) if args.command == "run" else run_one(args.command, settings))
-    except BrokerUnavailable as exc:
-        print(f"alertbus: {exc}. Start RabbitMQ (e.g. 'rabbitmq-server -detached') or set AMQP_URL.",
-              file=sys.stderr)
-        return 1
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # BrokerUnavailable, StoreUnreachable, DataDirError, a port in use …
         print(f"alertbus: {exc}", file=sys.stderr)
         return 1
     return 0

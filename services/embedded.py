@@ -1,9 +1,14 @@
 """The embedded store of ``alertbus run``: a SecantusDB server process (MongoDB wire protocol) under
-``DATA_DIR``. Only this launcher knows which server is behind the MongoDB URI."""
+``DATA_DIR``. Only this launcher knows which server is behind the MongoDB URI.
+
+One ``alertbus run`` at a time owns a DATA_DIR (``DataDir.claim``), and its store process ends with it however it
+ends (started through services/store_guard.py): a ``kill -9`` leaves no store behind holding the directory."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import os
 import shutil
 import socket
@@ -14,6 +19,12 @@ from pathlib import Path
 from pymongo import AsyncMongoClient
 
 SERVER = "secantusd-py"
+LOCK_FILE = "alertbus.lock"  # under DATA_DIR: held (flock) by the ``alertbus run`` using it and by its store
+GUARD = Path(__file__).with_name("store_guard.py")
+
+
+class DataDirError(RuntimeError):
+    """DATA_DIR cannot be used: not creatable or writable, or in use by another process."""
 
 
 def free_port() -> int:
@@ -47,9 +58,99 @@ def server_url(port: int) -> str:
     return f"mongodb://127.0.0.1:{port}/alertbus?directConnection=true"
 
 
+def data_dir_problem(path: str | Path, exc: OSError) -> str:
+    """Why DATA_DIR ``path`` cannot be used, and the fix, in one line."""
+    path = Path(path).absolute()
+    reason = exc.strerror or str(exc)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        reason = f"{existing} is a file, not a directory"
+    elif existing is not None and not os.access(existing, os.W_OK):
+        reason = f"{existing} is not writable by this user (uid {os.getuid()})"
+    return f"DATA_DIR {path} cannot be created or written: {reason}; set DATA_DIR to a writable directory"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+class DataDir:
+    """A DATA_DIR claimed by one ``alertbus run``: an exclusive lock (``flock``) on ``DATA_DIR/alertbus.lock``,
+    whose text names the run's pid and then its store's. The store process inherits the locked descriptor, so the
+    directory stays claimed while either of them lives, and is free as soon as both are gone (a lock dies with
+    its holders: nothing stale to clean up after a crash)."""
+
+    def __init__(self, path: Path, descriptor: int) -> None:
+        self.path = path
+        self.descriptor = descriptor
+
+    @classmethod
+    def claim(cls, data_dir: str) -> DataDir:
+        """Create DATA_DIR (and its ``store`` directory) and claim it; ``DataDirError`` with one line that names
+        the cause (or the process holding the directory) and the fix."""
+        path = Path(data_dir).resolve()
+        try:
+            (path / "store").mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataDirError(data_dir_problem(path, exc)) from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holders = os.pread(descriptor, 200, 0).decode(errors="replace")
+            os.close(descriptor)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise DataDirError(data_dir_problem(path, exc)) from None
+            raise DataDirError(in_use(path, holders)) from None
+        dir_ = cls(path, descriptor)
+        dir_._write(f"run {os.getpid()}\n")
+        return dir_
+
+    def record_store(self, pid: int) -> None:
+        self._write(f"run {os.getpid()}\nstore {pid}\n")
+
+    def _write(self, text: str) -> None:
+        os.ftruncate(self.descriptor, 0)
+        os.pwrite(self.descriptor, text.encode(), 0)
+
+    def release(self) -> None:
+        """Unlock (the store, if it still runs, keeps its own claim until it exits)."""
+        if self.descriptor >= 0:
+            os.close(self.descriptor)
+            self.descriptor = -1
+
+
+def in_use(path: Path, holders: str) -> str:
+    """The one line for a DATA_DIR whose lock another process holds: which one (from the lock file's text)."""
+    pids = dict(line.split(maxsplit=1) for line in holders.splitlines() if len(line.split()) == 2)
+    run, store = (int(pids[k]) if pids.get(k, "").isdigit() else 0 for k in ("run", "store"))
+    if run and pid_alive(run):
+        return (f"DATA_DIR {path} is in use by another alertbus run (pid {run}): stop it, or give this one "
+                f"another DATA_DIR")
+    if store and pid_alive(store):
+        return (f"DATA_DIR {path} is held by the store process (pid {store}) of an alertbus run that is gone "
+                f"(pid {run}): stop it (kill {store}), or give this one another DATA_DIR")
+    return f"DATA_DIR {path} is locked by another process (see {path / LOCK_FILE}): stop it, or use another DATA_DIR"
+
+
+def guarded(argv: list[str]) -> list[str]:
+    """``argv`` run so that it ends when this process ends, however it ends (see services/store_guard.py)."""
+    return [sys.executable, str(GUARD), str(os.getpid()), *argv]
+
+
 class EmbeddedStore:
-    def __init__(self, data_dir: str, port: int | None = None) -> None:
-        self.data_dir = Path(data_dir).resolve()
+    """The store server on ``port`` (default: a free one) with its data under ``data_dir`` (claimed here when given
+    as a path; the claim lasts as long as this process, across ``stop`` and ``start``)."""
+
+    def __init__(self, data_dir: DataDir | str, port: int | None = None) -> None:
+        self.data = data_dir if isinstance(data_dir, DataDir) else DataDir.claim(data_dir)
+        self.data_dir = self.data.path
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -58,14 +159,22 @@ class EmbeddedStore:
         return server_url(self.port)
 
     async def start(self, timeout: float = 60.0) -> str:
-        (self.data_dir / "store").mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / "store.log", "ab")  # noqa: SIM115 - owned by the child process
-        self.process = subprocess.Popen(
-            server_argv(self.port, self.data_dir / "store"), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        log.close()
-        await wait_for_store(self.url, timeout, self.process)
+        """Start the store (call from the main thread: see services/store_guard.py); its URL once it answers."""
+        try:
+            log = open(self.data_dir / "store.log", "ab")  # noqa: SIM115 - owned by the child process
+        except OSError as exc:
+            raise DataDirError(data_dir_problem(self.data_dir, exc)) from None
+        with log:
+            self.process = subprocess.Popen(
+                guarded(server_argv(self.port, self.data_dir / "store")), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                pass_fds=(self.data.descriptor,),  # the store's own claim on DATA_DIR
+            )
+        self.data.record_store(self.process.pid)
+        try:
+            await wait_for_store(self.url, timeout, self.process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc} (its log: {self.data_dir / 'store.log'})") from None
         return self.url
 
     def stop(self) -> None:

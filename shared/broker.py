@@ -45,6 +45,7 @@ from aio_pika.abc import (
 )
 from pamqp.commands import Basic
 
+from .broker_errors import explain
 from .metrics import Metrics
 from .replies import PendingReplies, Reply, encode
 from .settings import Settings
@@ -124,15 +125,7 @@ async def connect(settings: Settings, timeout: float = 5.0, service: str = "serv
             client_properties={"connection_name": connection_name(settings, service)},
         )
     except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
-        raise BrokerUnavailable(f"RabbitMQ at {_safe_url(settings.amqp_url)} did not answer: {exc!r}") from exc
-
-
-def _safe_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}:{parts.port or 5672}{parts.path or '/'}"
+        raise BrokerUnavailable(explain(settings.amqp_url, exc)) from exc
 
 
 async def declare_topology(

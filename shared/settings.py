@@ -209,6 +209,8 @@ class Settings:
         prefix = env.get("BROKER_PREFIX", "").strip()
         if prefix and not re.fullmatch(r"[A-Za-z0-9_.:-]+", prefix):
             raise SettingsError(f"BROKER_PREFIX may hold only letters, digits and _ . : -, got {prefix!r}")
+        if prefix and prefix[-1] not in "._:-":  # "foo" gives foo.alertbus.ingest, not fooalertbus.ingest
+            prefix += "."
         query, hooks = QuerySettings.from_env(env), HooksSettings.from_env(env)
         return cls(
             amqp_url=url(env, "AMQP_URL", cls.amqp_url, ("amqp", "amqps")),

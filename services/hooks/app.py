@@ -22,7 +22,7 @@ from .replay import replay_context
 
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
-    async with open_store(app[SETTINGS].database_url, indexes=False, metrics=app[METRICS]) as store:
+    async with open_store(app[SETTINGS].database_url, indexes=False, check=False, metrics=app[METRICS]) as store:
         app[STORE] = store
         yield
 

@@ -6,19 +6,34 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from pymongo import AsyncMongoClient
+from pymongo.errors import ConnectionFailure, OperationFailure
 from pymongo.uri_parser import parse_uri
 
 from ..metrics import Metrics
 from .core import Store
+
+TIMEOUT_MS = 5000
+AUTHENTICATION_FAILED = 18  # the server's error code
+
+
+class StoreUnreachable(RuntimeError):
+    """The store did not answer when a service started."""
+
+
+def safe_url(url: str) -> str:
+    """A MongoDB URI without its user name, password and options: fit for logs and error messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def database_name(url: str) -> str:
     return parse_uri(url).get("database") or "alertbus"
 
 
-def make_client(url: str, timeout_ms: int = 5000) -> AsyncMongoClient[dict[str, Any]]:
+def make_client(url: str, timeout_ms: int = TIMEOUT_MS) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(
         url,
         tz_aware=True,
@@ -32,9 +47,26 @@ def make_client(url: str, timeout_ms: int = 5000) -> AsyncMongoClient[dict[str, 
 
 
 @asynccontextmanager
-async def open_store(url: str, *, indexes: bool = True, metrics: Metrics | None = None) -> AsyncIterator[Store]:
+async def open_store(
+    url: str, *, indexes: bool = True, check: bool = True, metrics: Metrics | None = None,
+) -> AsyncIterator[Store]:
+    """The store at ``url``, its indexes ensured (``indexes``); ``check``: it must answer now, else
+    ``StoreUnreachable`` (one line naming the store and the fix, for a service that cannot start without it)."""
     client = make_client(url)
     try:
+        if check:
+            try:
+                await client.admin.command("ping")
+            except ConnectionFailure as exc:
+                raise StoreUnreachable(
+                    f"the store at {safe_url(url)} did not answer within {TIMEOUT_MS // 1000}s "
+                    f"({type(exc).__name__}): start it, or check the host, port and credentials in DATABASE_URL"
+                ) from None
+            except OperationFailure as exc:
+                if exc.code != AUTHENTICATION_FAILED:
+                    raise
+                raise StoreUnreachable(f"the store at {safe_url(url)} refused the login (authentication failed): "
+                                       f"check the user name and password in DATABASE_URL") from None
         store = Store(client, database_name(url), metrics)
         if indexes:
             await store.ensure_indexes()
