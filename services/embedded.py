@@ -6,7 +6,6 @@ ends (started through services/store_guard.py): a ``kill -9`` leaves no store be
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import fcntl
 import os
@@ -16,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pymongo import AsyncMongoClient
+from shared.store.client import wait_until_answering
 
 SERVER = "secantusd-py"
 LOCK_FILE = "alertbus.lock"  # under DATA_DIR: held (flock) by the ``alertbus run`` using it and by its store
@@ -188,19 +187,8 @@ class EmbeddedStore:
 
 
 async def wait_for_store(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url, serverSelectionTimeoutMS=500)
-    try:
-        while True:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"the embedded store exited with code {process.returncode}")
-            try:
-                await client.admin.command("ping")
-                return
-            except Exception:
-                if loop.time() > deadline:
-                    raise RuntimeError(f"the store at {url} did not answer within {timeout:.0f}s") from None
-                await asyncio.sleep(0.2)
-    finally:
-        await client.close()
+    def alive() -> None:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the embedded store exited with code {process.returncode}")
+
+    await wait_until_answering(url, timeout, alive)

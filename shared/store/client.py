@@ -3,13 +3,14 @@ database for the life of a context."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from ..metrics import Metrics
@@ -44,6 +45,26 @@ def make_client(url: str, timeout_ms: int = TIMEOUT_MS) -> AsyncMongoClient[dict
         # read, and PyMongo then marks the server unknown and cancels the read in flight.
         serverMonitoringMode="poll",
     )
+
+
+async def wait_until_answering(url: str, timeout: float, still_hopeful: Callable[[], None] = lambda: None) -> None:
+    """Ping the store at ``url`` until it answers (``RuntimeError`` after ``timeout`` seconds); ``still_hopeful``
+    runs before each try and raises to give up early (the embedded store's process exited)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    client = make_client(url, timeout_ms=500)
+    try:
+        while True:
+            still_hopeful()
+            try:
+                await client.admin.command("ping")
+                return
+            except PyMongoError:
+                if loop.time() > deadline:
+                    raise RuntimeError(f"the store at {safe_url(url)} did not answer within {timeout:.0f}s") from None
+                await asyncio.sleep(0.2)
+    finally:
+        await client.close()
 
 
 @asynccontextmanager
