@@ -1,4 +1,5 @@
-# The gate: `make run` starts alertbus, `make test` runs the whole suite. Both create .venv on first use.
+# `make run` starts alertbus; `make check` is the gate (lint, strict typecheck, the suite but chaos: `make test`).
+# Both create .venv on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
