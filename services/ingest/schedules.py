@@ -28,7 +28,7 @@ from shared.store import Store
 from shared.store.counters import Counters
 from shared.store.heartbeats import HeartbeatWatchQueries
 from shared.store.housekeeping import HousekeepingQueries
-from shared.store.leases import Lease, LeaseBusy, Leases
+from shared.store.leases import TTL, Lease, LeaseBusy, Leases
 
 from .heartbeat_watch import NAME as HEARTBEAT_WATCH
 from .heartbeat_watch import HeartbeatWatch
@@ -72,8 +72,8 @@ def make_schedules(settings: Settings, store: Store, rpc: RpcClient, metrics: Me
 
 
 class Scheduler:
-    def __init__(self, leases: Leases, metrics: Metrics, schedules: list[Schedule]) -> None:
-        self.leases, self.metrics, self.schedules = leases, metrics, schedules
+    def __init__(self, leases: Leases, metrics: Metrics, schedules: list[Schedule], ttl: float = TTL) -> None:
+        self.leases, self.metrics, self.schedules, self.ttl = leases, metrics, schedules, ttl
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -87,6 +87,8 @@ class Scheduler:
         self.tasks = []
 
     async def _loop(self, schedule: Schedule) -> None:
+        if schedule.pause is not None:  # held: asked for at once, for its holder is on time only while it holds
+            await self.run_once(schedule)
         while True:
             # Jitter: replicas started together do not all ask at the same instant.
             await asyncio.sleep(schedule.tick * random.uniform(0.8, 1.2))
@@ -96,7 +98,7 @@ class Scheduler:
         """Run the schedule if its lease is free and due (a held one: until its lease is lost); True when it
         ran to the end."""
         try:
-            async with self.leases.hold(schedule.name, schedule.interval) as lease:
+            async with self.leases.hold(schedule.name, schedule.interval, ttl=self.ttl) as lease:
                 await self._run(schedule, lease)
                 while schedule.pause is not None and not lease.lost:
                     await schedule.pause(lease)
