@@ -8,11 +8,12 @@ alone writes), so that ``HeartbeatOK`` is sent only for origins that failed.
 
 The watch does not scan the heartbeats: each carries when it is next due (shared/store/heartbeats.py), and one
 replica at a time (the holder of the schedule's lease, see schedules.py) sleeps until the earliest of them and
-reads only those due. It sleeps ``HEARTBEAT_WATCH_INTERVAL`` at most, and wakes early when the ingest worker that
-wrote a heartbeat tells it (the event ``heartbeat.due`` on ``alertbus.events``) that it is due sooner: a heartbeat
-with a short timeout, or a fresh one of a failing origin. The event is a shortcut: were it lost, the heartbeat is
-found all the same, one longest sleep later. While a heartbeat stays expired its failure is re-sent every
-``HEARTBEAT_WATCH_INTERVAL``, a duplicate that keeps the alert from expiring.
+reads only those due. It sleeps ``HEARTBEAT_WATCH_INTERVAL`` at most, and no more than the lookahead (``WINDOWS``,
+16 s); it wakes early when the ingest worker that wrote a heartbeat tells it (the event ``heartbeat.due`` on
+``alertbus.events``) that it is due sooner: a heartbeat with a short timeout, or a fresh one of a failing origin.
+The event is a shortcut: were it lost, the heartbeat is found all the same, one longest sleep later. While a
+heartbeat stays expired its failure is re-sent every ``HEARTBEAT_WATCH_INTERVAL``, a duplicate that keeps the
+alert from expiring.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ FAIL, SLOW, OK = "HeartbeatFail", "HeartbeatSlow", "HeartbeatOK"
 ORIGIN = "alertbus/heartbeat-watch"
 DUE_EVENT = "due"  # routing key heartbeat.due on the events exchange
 PASS_LIMIT = 1000  # heartbeats handled per pass; more due: the next pass follows at once
+# Seconds ahead looked into for the next deadline, nearest window first. SecantusDB reads every heartbeat of a
+# window (it stops no index scan at a limit), so a pass reads about those due before the next deadline (at most
+# 4 times as many), never those of the whole longest sleep; the last window bounds the sleep.
+WINDOWS = (1.0, 4.0, 16.0)
 LEASE_CHECK = 1.0  # seconds: how late a holder that lost its lease may notice it while asleep
 
 
@@ -60,11 +65,16 @@ def heartbeat_alert(heartbeat: dict[str, Any], event: str, since: int, alert_tim
     }
 
 
-def due_event(heartbeat: dict[str, Any], now: datetime, longest: float) -> dict[str, Any] | None:
+def longest_sleep(interval: float) -> timedelta:
+    """How long the watch sleeps at most: ``HEARTBEAT_WATCH_INTERVAL``, or less (the last lookahead window)."""
+    return timedelta(seconds=min(interval, WINDOWS[-1]))
+
+
+def due_event(heartbeat: dict[str, Any], now: datetime, interval: float) -> dict[str, Any] | None:
     """The ``heartbeat.due`` event the ingest worker publishes after writing ``heartbeat``, when the watch must
     look at it before its longest sleep is over (None otherwise, and when the watch is off)."""
     due = heartbeat.get(WATCH_AT)
-    if longest <= 0 or not isinstance(due, datetime) or due > now + timedelta(seconds=longest):
+    if interval <= 0 or not isinstance(due, datetime) or due > now + longest_sleep(interval):
         return None
     return {"event": DUE_EVENT, "heartbeat": {"id": heartbeat["_id"], "due": due.isoformat()}}
 
@@ -72,7 +82,8 @@ def due_event(heartbeat: dict[str, Any], now: datetime, longest: float) -> dict[
 class HeartbeatWatch:
     def __init__(self, queries: HeartbeatWatchQueries, rpc: RpcClient, settings: Settings, metrics: Metrics) -> None:
         self.queries, self.rpc, self.settings, self.metrics = queries, rpc, settings, metrics
-        self.longest = timedelta(seconds=settings.heartbeat_watch_interval)  # longest sleep, re-send period
+        self.resend = timedelta(seconds=settings.heartbeat_watch_interval)  # of a failure, while it lasts
+        self.longest = longest_sleep(settings.heartbeat_watch_interval)
         self.next_pass = LONG_AGO
         self.told = asyncio.Event()
 
@@ -85,18 +96,25 @@ class HeartbeatWatch:
     async def run(self, lease: Lease) -> dict[str, int]:
         """One pass: the heartbeats due now; then when the next pass is due (at most the longest sleep ahead)."""
         now = datetime.now(UTC)
-        horizon = now + self.longest
-        self.next_pass = horizon  # lowered by wake() meanwhile, and by the earliest heartbeat found below
+        self.next_pass = now + self.longest  # lowered by wake() meanwhile, and by the next deadline found below
         sent = {FAIL: 0, OK: 0}
         due = await self.queries.due(now, PASS_LIMIT)
         for heartbeat in due:
             if lease.lost:
                 return sent
             await self._check(heartbeat, now, sent)
-        earliest = now if len(due) >= PASS_LIMIT else await self.queries.next_due(now, horizon)
-        if earliest is not None:
-            self.next_pass = min(self.next_pass, earliest)
+        self.next_pass = min(self.next_pass, now if len(due) >= PASS_LIMIT else await self._next_deadline(now))
         return sent
+
+    async def _next_deadline(self, now: datetime) -> datetime:
+        """The earliest deadline after ``now``, else the end of the longest sleep."""
+        end = now + self.longest
+        for window in WINDOWS:
+            until = min(now + timedelta(seconds=window), end)
+            earliest = await self.queries.next_due(now, until)
+            if earliest is not None or until >= end:
+                return earliest or end
+        return end
 
     async def pause(self, lease: Lease) -> None:
         """Sleep until the next pass is due, or the lease is lost."""
@@ -116,7 +134,7 @@ class HeartbeatWatch:
                 return  # written since it was read: fresh again, nothing to raise
             # Flagged first: should the publish fail, the heartbeat is still due and the next pass sends it.
             sent[FAIL] += await self._send(heartbeat, FAIL, body["since"])
-            await self.queries.reschedule(heartbeat, now + self.longest)
+            await self.queries.reschedule(heartbeat, now + self.resend)
         elif failing:
             # Unflagged after: a repeated OK is a harmless duplicate, a lost one is not.
             sent[OK] += await self._send(heartbeat, OK, body["since"])

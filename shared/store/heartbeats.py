@@ -48,7 +48,7 @@ class HeartbeatWatchQueries:
     @timed
     async def next_due(self, after: datetime, before: datetime) -> datetime | None:
         """The earliest ``_watchAt`` in ``(after, before]``, if any. SecantusDB reads every heartbeat of the range
-        (it stops no index scan at the limit), so the range is kept short: up to the watch's longest sleep."""
+        (it stops no index scan at the limit): the watch keeps the range short."""
         query = {WATCH_AT: {"$gt": after, "$lte": before}}
         found = await self.heartbeats.find(query, {WATCH_AT: 1}, sort=[(WATCH_AT, 1)], limit=1).to_list(None)
         return found[0][WATCH_AT] if found else None
