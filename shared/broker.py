@@ -13,8 +13,8 @@ Topology (names get ``BROKER_PREFIX`` in front):
   taken by any ingest worker (services/ingest/on_demand.py).
 * ``alertbus.dlx`` (fanout) → ``alertbus.dead``: messages that failed or could never be processed.
 * ``alertbus.events`` — topic exchange: after its write, the worker publishes what changed
-  (``alert.created``, ``alert.severity``, ``alert.status``, ``alert.deleted``) with body
-  ``{"event": ..., "alert": {...}}``, for notifiers such as the hooks service.
+  (``alert.created``, ``alert.severity``, ``alert.status``, ``alert.deleted``) with body ``{"event": ...,
+  "alert": {...}}``, for notifiers such as the hooks service; and ``heartbeat.due`` for the heartbeat watch.
 * ``alertbus.hooks.pagerduty`` (and ``.retry``) — the PagerDuty notifier's queues, declared by the hooks service
   alone (see services/hooks/notifier.py).
 * Replies (RPC): the worker publishes to the default exchange with the request's ``reply_to`` and

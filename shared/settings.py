@@ -89,7 +89,7 @@ class IngestSettings:
     lanes: int = 1
     batch_wait_ms: int = 5
     housekeeping_interval: float = 60.0  # seconds between housekeeping runs; 0 turns the schedule off
-    heartbeat_watch_interval: float = 60.0  # seconds between heartbeat watch runs; 0 turns it off
+    heartbeat_watch_interval: float = 60.0  # watch: longest sleep (at most 16 s), re-send of a failure; 0: off
     delete_expired_after: int = 7200  # seconds after which closed/expired alerts are deleted; 0: never
     delete_info_after: int = 43200  # seconds after which informational alerts are deleted; 0: never
 

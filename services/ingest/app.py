@@ -24,8 +24,10 @@ from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store, StoreUnavailable, open_store
 from shared.store.counters import Counters
+from shared.store.heartbeats import HeartbeatWatchQueries
 from shared.store.leases import Leases
 
+from .heartbeat_watch import HeartbeatWatch
 from .on_demand import OnDemand
 from .processor import Processor
 from .schedules import Scheduler, make_schedules
@@ -108,8 +110,11 @@ class Worker:
         self.on_demand = OnDemand(self.settings, self.store, rpc, self.metrics)
         await self.on_demand.start(self.connection)
         if self.run_schedules:
+            watch = HeartbeatWatch(HeartbeatWatchQueries(self.store), rpc, self.settings, self.metrics)
+            if self.settings.ingest.heartbeat_watch_interval > 0:  # woken early by the workers that write heartbeats
+                await watch.listen(await self.connection.channel(), Names.from_settings(self.settings).events)
             self.scheduler = Scheduler(Leases(self.store), self.metrics,
-                                       make_schedules(self.settings, self.store, rpc, self.metrics))
+                                       make_schedules(self.settings, self.store, rpc, self.metrics, watch))
             self.scheduler.start()
 
     async def stop(self, grace: float = 10.0) -> None:

@@ -34,6 +34,7 @@ from shared.signing import SIGNATURE_HEADER, signed_by_service
 from shared.store import Store, StoreUnavailable, now_ms
 
 from .groups import Attempted, Item, Settle, apply_groups, error_body
+from .heartbeat_watch import due_event
 
 log = logging.getLogger("alertbus.ingest")
 MAX_CONFLICT_ROUNDS = 5
@@ -218,4 +219,5 @@ class Processor:
         doc = await self.store.save_heartbeat(heartbeat)
         self.metrics.heartbeats_received.inc()
         body = heartbeat_body(doc, self.settings.rules.heartbeat_max_latency_ms)
+        item.event = due_event(doc, heartbeat["receiveTime"], self.settings.ingest.heartbeat_watch_interval)
         item.finish(Settle.ACK, 201, {"status": "ok", "id": doc["_id"], "heartbeat": body}, "heartbeat")

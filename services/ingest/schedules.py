@@ -4,6 +4,10 @@ Every replica runs the loop; a lease in the store (shared/store/leases.py) lets 
 time, once per interval for the whole installation. Each replica asks several times per interval (with jitter),
 so that a schedule keeps its pace when its last runner stops. A run that dies leaves its lease to run out; the
 next run repeats its work safely (guarded commands, see services/ingest/housekeeping.py).
+
+A schedule with a ``pause`` (the heartbeat watch) is held instead: its holder keeps the lease (renewed by
+``Leases.hold``) and runs again after each pause, until the lease is lost, a run fails or the worker stops; the
+other replicas keep asking, and one of them takes over once the lease is free.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store
 from shared.store.counters import Counters
+from shared.store.heartbeats import HeartbeatWatchQueries
 from shared.store.housekeeping import HousekeepingQueries
-from shared.store.leases import Lease, LeaseBusy, Leases
+from shared.store.leases import TTL, Lease, LeaseBusy, Leases
 
 from .heartbeat_watch import NAME as HEARTBEAT_WATCH
 from .heartbeat_watch import HeartbeatWatch
@@ -38,6 +43,7 @@ class Schedule:
     name: str
     interval: float  # seconds between runs in the whole installation
     run: Callable[[Lease], Awaitable[dict[str, int]]]  # returns what it did, for the log
+    pause: Callable[[Lease], Awaitable[None]] | None = None  # set: held, run again after each pause
 
     @property
     def tick(self) -> float:
@@ -45,8 +51,9 @@ class Schedule:
         return min(max(self.interval / 4, MIN_TICK), MAX_TICK)
 
 
-def make_schedules(settings: Settings, store: Store, rpc: RpcClient, metrics: Metrics) -> list[Schedule]:
-    """The schedules whose interval is not 0."""
+def make_schedules(settings: Settings, store: Store, rpc: RpcClient, metrics: Metrics,
+                   watch: HeartbeatWatch | None = None) -> list[Schedule]:
+    """The schedules whose interval is not 0 (``watch``: the heartbeat watch, when the caller feeds it events)."""
     queries = HousekeepingQueries(store)
     thresholds = Thresholds.from_settings(settings)
 
@@ -59,15 +66,15 @@ def make_schedules(settings: Settings, store: Store, rpc: RpcClient, metrics: Me
         recovered = await counters.recover()
         return {**done, "counter_journals": recovered["journals"]}
 
-    watch = HeartbeatWatch(queries, rpc, settings, metrics)
+    watch = watch or HeartbeatWatch(HeartbeatWatchQueries(store), rpc, settings, metrics)
     schedules = [Schedule(HOUSEKEEPING, settings.ingest.housekeeping_interval, housekeeping),
-                 Schedule(HEARTBEAT_WATCH, settings.ingest.heartbeat_watch_interval, watch.run)]
+                 Schedule(HEARTBEAT_WATCH, settings.ingest.heartbeat_watch_interval, watch.run, watch.pause)]
     return [schedule for schedule in schedules if schedule.interval > 0]
 
 
 class Scheduler:
-    def __init__(self, leases: Leases, metrics: Metrics, schedules: list[Schedule]) -> None:
-        self.leases, self.metrics, self.schedules = leases, metrics, schedules
+    def __init__(self, leases: Leases, metrics: Metrics, schedules: list[Schedule], ttl: float = TTL) -> None:
+        self.leases, self.metrics, self.schedules, self.ttl = leases, metrics, schedules, ttl
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -81,26 +88,36 @@ class Scheduler:
         self.tasks = []
 
     async def _loop(self, schedule: Schedule) -> None:
+        if schedule.pause is not None:  # held: asked for at once, for its holder is on time only while it holds
+            await self.run_once(schedule)
         while True:
             # Jitter: replicas started together do not all ask at the same instant.
             await asyncio.sleep(schedule.tick * random.uniform(0.8, 1.2))
             await self.run_once(schedule)
 
     async def run_once(self, schedule: Schedule) -> bool:
-        """Run the schedule if its lease is free and due; True when it ran to the end."""
-        started = time.perf_counter()
+        """Run the schedule if its lease is free and due (a held one: until its lease is lost); True when it
+        ran to the end."""
         try:
-            async with self.leases.hold(schedule.name, schedule.interval) as lease:
-                done = await schedule.run(lease)
+            async with self.leases.hold(schedule.name, schedule.interval, ttl=self.ttl) as lease:
+                await self._run(schedule, lease)
+                while schedule.pause is not None and not lease.lost:
+                    await schedule.pause(lease)
+                    if not lease.lost:
+                        await self._run(schedule, lease)
         except LeaseBusy:
             return False
         except Exception as exc:  # a background loop must outlive a store or broker outage; the next tick retries
             log.warning("%s run failed: %s: %.300s", schedule.name, type(exc).__name__, exc)
             self.metrics.schedule_runs.labels(schedule.name, "error").inc()
             return False
+        return True
+
+    async def _run(self, schedule: Schedule, lease: Lease) -> None:
+        started = time.perf_counter()
+        done = await schedule.run(lease)
         self.metrics.schedule_runs.labels(schedule.name, "done").inc()
         self.metrics.schedule_seconds.labels(schedule.name).observe(time.perf_counter() - started)
         level = logging.INFO if any(done.values()) else logging.DEBUG
         log.log(level, "%s run: %s", schedule.name, ", ".join(f"{k} {v}" for k, v in done.items()),
                 extra={"schedule": schedule.name, "done": done})
-        return True

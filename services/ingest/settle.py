@@ -129,15 +129,16 @@ class Settler:
                       REPLY_TIMEOUT, f"reply to {message.reply_to}")
 
     async def publish_events(self, events: list[dict[str, Any]]) -> None:
-        """Notify what changed, after the write and before the acks. Best effort: the alerts are stored
-        whatever happens here, so a failure is logged, not retried."""
+        """Notify what changed (and the heartbeat watch of heartbeats due soon), after the write and before the
+        acks. Best effort: the writes are stored whatever happens here, so a failure is logged, not retried."""
         if not events or self.events is None:
             return
         exchange = self.events
         encoded = []
         for event in events:
             try:
-                encoded.append((_encode(event), f"alert.{event['event']}"))
+                subject = "heartbeat" if "heartbeat" in event else "alert"  # heartbeat.due: heartbeat_watch.py
+                encoded.append((_encode(event), f"{subject}.{event['event']}"))
             except (TypeError, ValueError) as exc:  # skipped alone: the other events of the batch still go out
                 log.error("an alert event could not be encoded: %s: %.200s", type(exc).__name__, exc)
         publishes = asyncio.gather(*(

@@ -29,6 +29,7 @@ from pymongo.errors import ConnectionFailure as _ConnectionFailure
 
 from ..metrics import Metrics
 from ..regexes import literal
+from .heartbeats import LONG_AGO, WATCH_AT, WATCH_FLAG, WATCH_INDEX, heartbeat_deadline
 from .timing import QueryTimeout as QueryTimeout
 from .timing import time_limited as time_limited
 from .timing import timed as timed
@@ -146,6 +147,9 @@ class Store:
             [("status", ASCENDING), ("lastReceiveTime", ASCENDING)], name="housekeeping_delete",
         )
         await self.heartbeats.create_index([("origin", ASCENDING)], unique=True, name="origin")
+        if WATCH_INDEX not in await self.heartbeats.index_information():  # heartbeats of an earlier version: due
+            await self.heartbeats.update_many({WATCH_AT: {"$exists": False}}, {"$set": {WATCH_AT: LONG_AGO}})
+            await self.heartbeats.create_index([(WATCH_AT, ASCENDING)], name=WATCH_INDEX)
 
     async def _add_lookup_keys(self, chunk: int = 1000) -> None:
         """Give the alerts of an earlier version their lookup keys (their token stays: content unchanged)."""
@@ -251,9 +255,12 @@ class Store:
 
     @timed
     async def save_heartbeat(self, heartbeat: dict[str, Any]) -> dict[str, Any]:
-        """Upsert by origin; the first id is kept."""
+        """Upsert by origin; the first id is kept. Sets when the heartbeat watch must look at it next
+        (shared/store/heartbeats.py): at its deadline, or at once when the watch flagged it failing."""
         fields = {key: heartbeat[key] for key in ("origin", "tags", "attributes", "createTime", "timeout")}
-        fields.update(type="Heartbeat", receiveTime=heartbeat["receiveTime"])
+        received = heartbeat["receiveTime"]
+        fields.update(type="Heartbeat", receiveTime=received)
+        fields[WATCH_AT] = heartbeat_deadline(received, heartbeat["timeout"])
         for _ in range(3):
             try:
                 doc = await self.heartbeats.find_one_and_update(
@@ -262,6 +269,10 @@ class Store:
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
+                if doc is not None and doc.get(WATCH_FLAG):  # the watch closes the failure at once
+                    await self.heartbeats.update_one({"_id": doc["_id"], "receiveTime": received},
+                                                     {"$set": {WATCH_AT: received}})
+                    doc[WATCH_AT] = received
                 if doc is not None:  # always, with upsert and ReturnDocument.AFTER
                     return dict(doc)
             except DuplicateKeyError:

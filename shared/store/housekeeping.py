@@ -1,5 +1,6 @@
-"""Reads of the server-side schedules (housekeeping, heartbeat watch). They only *find* alerts: every change to
-an alert is a command applied by the ingest workers, in order with the other messages of its group.
+"""Reads of housekeeping and of the health check (the heartbeat watch's are in heartbeats.py). They only *find*
+alerts: every change to an alert is a command applied by the ingest workers, in order with the other messages of
+its group.
 
 SecantusDB workaround: one indexed equality on ``status`` per status (not ``$in``, not ``$or``), each followed by
 a range on the next field of an index (``housekeeping_expire``, ``housekeeping_delete``, ``by_status_severity``).
@@ -16,7 +17,6 @@ from .core import Store, time_limited, timed
 # What housekeeping needs to route a command and to guard it.
 CANDIDATE_FIELDS = {"_id": 1, "environment": 1, "resource": 1, "status": 1, "severity": 1, "lastReceiveTime": 1}
 INFORMATIONAL = "informational"
-WATCH_FLAG = "_failing"  # on a heartbeat: the watch raised HeartbeatFail for it and has not closed it yet
 STALE_SHOWN = 100  # expired heartbeats a health check names
 
 
@@ -71,12 +71,6 @@ class HousekeepingQueries:
         return found
 
     @timed
-    async def all_heartbeats(self) -> list[dict[str, Any]]:
-        """Every heartbeat: one per origin keeps this small, and staleness depends on the clock, not on a field
-        an index could hold."""
-        return await self.heartbeats.find({}).to_list(None)
-
-    @timed
     @time_limited
     async def expired_origins(self, now: datetime, limit: int = STALE_SHOWN, max_time_ms: int | None = None
                               ) -> list[str]:
@@ -86,8 +80,3 @@ class HousekeepingQueries:
         found = self.heartbeats.find(query, {"origin": 1, "_id": 0}, sort=[("origin", 1)], limit=limit,
                                      max_time_ms=max_time_ms)
         return [doc["origin"] async for doc in found]
-
-    @timed
-    async def set_failing(self, heartbeat_id: str, failing: bool) -> None:
-        change = {"$set": {WATCH_FLAG: True}} if failing else {"$unset": {WATCH_FLAG: ""}}
-        await self.heartbeats.update_one({"_id": heartbeat_id}, change)

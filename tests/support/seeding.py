@@ -1,6 +1,6 @@
 """Seeding and diagnosis helpers for the benchmark and the tests: bulk-insert ready-made alert documents (with
-their counters) and show the plan the database chose for a pipeline. Not part of the production read repository
-(``services/query/reads.py``): nothing here is crash-safe or bounded."""
+their counters) and heartbeat documents, and show the plan the database chose for a pipeline. Not part of the
+production read repository (``services/query/reads.py``): nothing here is crash-safe or bounded."""
 
 from __future__ import annotations
 
@@ -42,3 +42,18 @@ async def _insert_chunk(store: Store, counters: Counters, docs: list[dict[str, A
     inserted = (await store.alerts.bulk_write([InsertOne(doc) for doc in docs], ordered=False)).inserted_count
     await counters.add_alerts(docs)
     return inserted
+
+
+async def insert_heartbeats(store: Store, docs: Iterable[dict[str, Any]], batch: int = SEEDING_BATCH) -> int:
+    """Bulk-insert heartbeat documents as the ingest worker stores them (with ``_watchAt``, see
+    ``shared/store/heartbeats.py``); how many were inserted."""
+    written = 0
+    chunk: list[InsertOne[dict[str, Any]]] = []
+    for doc in docs:
+        chunk.append(InsertOne(doc))
+        if len(chunk) >= batch:
+            written += (await store.heartbeats.bulk_write(chunk, ordered=False)).inserted_count
+            chunk = []
+    if chunk:
+        written += (await store.heartbeats.bulk_write(chunk, ordered=False)).inserted_count
+    return written
