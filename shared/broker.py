@@ -33,7 +33,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -50,6 +50,9 @@ from .metrics import Metrics
 from .replies import PendingReplies, Reply, encode
 from .settings import Settings
 from .signing import SIGNATURE_HEADER, sign
+
+if TYPE_CHECKING:  # the backlog module builds publishers on this one
+    from .backlog import Backlog
 
 ALERT, HEARTBEAT, COMMAND, HOUSEKEEPING = "alert", "heartbeat", "command", "housekeeping"
 MAX_ROUTING_KEY = 255
@@ -175,8 +178,8 @@ class RpcClient:
     """
 
     def __init__(self, connection: AbstractRobustConnection, settings: Settings,
-                 metrics: Metrics | None = None) -> None:
-        self.connection, self.settings, self.metrics = connection, settings, metrics
+                 metrics: Metrics | None = None, backlog: Backlog | None = None) -> None:
+        self.connection, self.settings, self.metrics, self.backlog = connection, settings, metrics, backlog
         self.names = Names.from_settings(settings)
         self.replies = PendingReplies(settings.rpc_timeout)
         self.reply_to = self.names.reply_queue()
@@ -247,6 +250,8 @@ class RpcClient:
         assert self.exchange is not None and self.channel is not None, "RpcClient.start() was not awaited"
         if not self.connected:
             raise BrokerUnavailable(f"the connection to the broker is down (reconnecting): the {kind} was not sent")
+        if self.backlog is not None and kind != HOUSEKEEPING:
+            self.backlog.check(kind)  # Backlogged: not sent
         if self.settings.service_secret:
             user = headers.get("user")
             headers[SIGNATURE_HEADER] = sign(self.settings.service_secret, kind, message_id,

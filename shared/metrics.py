@@ -48,6 +48,14 @@ class Metrics:
             "alertbus_ingest_batch_size", "Messages per ingest batch",
             buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000), registry=r,
         )
+        self.backlog = Gauge(
+            "alertbus_ingest_backlog", "Messages waiting in the ingest queues, as this publisher last read them "
+            "(read only when MAX_BACKLOG bounds them)", registry=r,
+        )
+        self.backlog_refused = Counter(
+            "alertbus_backlog_refused_total", "Writes refused (503) because the ingest backlog reached MAX_BACKLOG, "
+            "by message kind", ["kind"], registry=r,
+        )
         self.ingest_shards = Gauge(
             "alertbus_ingest_shards", "Shard queues the ingest workers of this process consume", registry=r,
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .backlog import Backlogged
 from .broker import BrokerUnavailable
 from .replies import ReplyError
 from .schemas import BadInput
@@ -67,6 +68,10 @@ async def answer(request: web.Request, handler: Callable[[web.Request], Awaitabl
     except ApiError as exc:
         response = error_response(exc.code, exc.message, rid, exc.errors)
         response.headers.update(exc.headers)
+        return response
+    except Backlogged as exc:  # before the others: it needs its Retry-After
+        response = error_response(503, str(exc), rid)
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except DOMAIN_ERRORS as exc:
         code, message, errors = domain_error(exc)

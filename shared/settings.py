@@ -185,6 +185,7 @@ class Settings:
     shards: int = 8  # the ingest queues: the topology every publisher and worker declares
     max_deliveries: int = 5
     max_body_bytes: int = 1024 * 1024  # of a request to the gateway or the hooks service
+    max_backlog: int = 100_000  # messages waiting in the ingest queues beyond which writes get 503 (0: no bound)
     log_level: str = "INFO"
     log_format: str = "text"  # "json" in the container images: one JSON object per line
     data_dir: str = "./data"
@@ -225,6 +226,7 @@ class Settings:
             shards=integer(env, "INGEST_SHARDS", 8, 1, 256),
             max_deliveries=integer(env, "MAX_DELIVERIES", 5, 1, 1000),
             max_body_bytes=integer(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),
+            max_backlog=integer(env, "MAX_BACKLOG", 100_000, 0),
             log_level=log_level,
             log_format=log_format,
             data_dir=text(env, "DATA_DIR", "./data"),

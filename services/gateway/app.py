@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from shared.auth import KeyRing
-from shared.broker import RpcClient, connect
+from shared.backlog import publisher
 from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
@@ -33,13 +33,9 @@ SHUTDOWN_REPLY_WAIT = 2.0  # seconds in-flight POST /alert calls may still wait 
 
 
 async def broker_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    connection = await connect(settings, service="gateway")
-    rpc = RpcClient(connection, settings, app[METRICS])
-    await rpc.start()
-    app[RPC] = rpc
-    yield
-    await connection.close()
+    async with publisher(app[SETTINGS], app[METRICS], "gateway") as rpc:
+        app[RPC] = rpc
+        yield
 
 
 async def release_callers(app: web.Application) -> None:

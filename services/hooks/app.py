@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from shared.broker import RpcClient, connect
+from shared.backlog import publisher
 from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
 from shared.settings import Settings
@@ -28,13 +28,9 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def broker_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    connection = await connect(settings, service="hooks")
-    rpc = RpcClient(connection, settings, app[METRICS])
-    await rpc.start()
-    app[RPC] = rpc
-    yield
-    await connection.close()
+    async with publisher(app[SETTINGS], app[METRICS], "hooks") as rpc:
+        app[RPC] = rpc
+        yield
 
 
 async def client_context(app: web.Application) -> AsyncIterator[None]:
