@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from .harness import ChaosStack
+from .harness import BOUND, ChaosStack
 from .verify import Verdict, report
 
 VERDICTS: list[Verdict] = []
@@ -19,6 +19,17 @@ VERDICTS: list[Verdict] = []
 @pytest_asyncio.fixture
 async def chaos_stack() -> AsyncIterator[ChaosStack]:
     stack = ChaosStack()
+    try:
+        await stack.start()
+        yield stack
+    finally:
+        await stack.close()
+
+
+@pytest_asyncio.fixture
+async def bounded_stack() -> AsyncIterator[ChaosStack]:
+    """A chaos stack whose gateway bounds the ingest backlog at ``BOUND`` messages (MAX_BACKLOG)."""
+    stack = ChaosStack(MAX_BACKLOG=str(BOUND))
     try:
         await stack.start()
         yield stack

@@ -22,6 +22,7 @@ from ..support.processes import ProcessStack
 
 RPC_TIMEOUT = 5.0  # seconds POST /alert waits for the worker before it answers 202
 SHARDS = 4
+BOUND = 1000  # MAX_BACKLOG of the flood fault's stack
 
 
 class ChaosStack(ProcessStack):
@@ -29,10 +30,10 @@ class ChaosStack(ProcessStack):
     share, a worker that dies has its shards taken over); a plain write key for the load once the stack is up, and
     each worker's counters read from its own metrics port."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, **env: str) -> None:
         super().__init__("chaos", workers=workers, keep_logs=bool(os.environ.get("CHAOS_KEEP_LOGS")), env={
             "INGEST_SHARDS": str(SHARDS), "RPC_TIMEOUT": str(RPC_TIMEOUT), "MAX_DELIVERIES": "5",
-            "LOG_LEVEL": "INFO"})
+            "LOG_LEVEL": "INFO", **env})
         self.write_key = ""
 
     async def start(self, timeout: float = 60.0, *, one_worker_at_a_time: bool = True) -> None:
@@ -53,6 +54,15 @@ class ChaosStack(ProcessStack):
         if self.keep_logs:
             print(f"chaos: logs kept in {self.tmp}")
         await self.delete_topology()
+
+    async def get_status(self, path: str, timeout: float = 5.0) -> int | str:
+        """The status of ``GET path`` on the gateway (with the write key), or why there was none in ``timeout``."""
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
+                    session.get(self.url + path, headers={"Authorization": f"Key {self.write_key}"}) as response:
+                return response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return type(exc).__name__
 
     async def _create_write_key(self) -> str:
         """A plain write key: the load authenticates as a producer would, not with the ADMIN_KEY (which the

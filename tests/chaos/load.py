@@ -2,9 +2,9 @@
 
 Each alert is one resource with one event and one severity, so that every further request for it is a
 duplicate (never a correlation): its stored ``duplicateCount`` must be the number of its requests that were
-applied, minus one. Half of the requests ask for ``Prefer: respond-async`` (202 as soon as the broker confirmed),
-half wait for the worker (201). An alert gets at most ``MAX_SENDS`` requests, fewer than the 100 receive ids a
-stored alert remembers, so every applied request's receive id can be found in it.
+applied, minus one. Half of the requests (``async_share``) ask for ``Prefer: respond-async`` (202 as soon as the
+broker confirmed), the others wait for the worker (201). An alert gets at most ``MAX_SENDS`` requests, fewer than
+the 100 receive ids a stored alert remembers, so every applied request's receive id can be found in it.
 
 Outcomes:
 
@@ -78,9 +78,9 @@ class Load:
     """Sends ``rate`` requests a second (at most ``concurrency`` in flight) until stopped."""
 
     def __init__(self, url: str, key: str, recorder: Recorder, rate: float = 80.0, concurrency: int = 24,
-                 new_share: float = 0.35) -> None:
+                 new_share: float = 0.35, async_share: float = 0.5) -> None:
         self.url, self.key, self.recorder = url, key, recorder
-        self.rate, self.concurrency, self.new_share = rate, concurrency, new_share
+        self.rate, self.concurrency, self.new_share, self.async_share = rate, concurrency, new_share, async_share
         self.open: list[int] = []  # indexes of alerts that may get more requests
         self.created = 0
         self.random = random.Random(7)
@@ -118,7 +118,8 @@ class Load:
                 next_at += interval
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                 await slots.acquire()
-                task = asyncio.create_task(self._send_one(session, self._pick(), self.random.random() < 0.5))
+                wants_async = self.random.random() < self.async_share
+                task = asyncio.create_task(self._send_one(session, self._pick(), wants_async))
                 tasks.add(task)
                 task.add_done_callback(done)
             await asyncio.gather(*tasks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from .harness import ChaosStack
 from .load import Load, Recorder
@@ -15,10 +16,11 @@ RECOVERY_TIMEOUT = 120.0
 
 
 class Scenario:
-    def __init__(self, stack: ChaosStack, fault: str, slug: str) -> None:
+    def __init__(self, stack: ChaosStack, fault: str, slug: str, **load: Any) -> None:
+        """``load``: the ``Load``'s rate, concurrency and shares, when not its defaults."""
         self.stack, self.fault = stack, fault
         self.recorder = Recorder(run=f"{stack.prefix}{slug}")
-        self.load = Load(stack.url, stack.write_key, self.recorder)
+        self.load = Load(stack.url, stack.write_key, self.recorder, **load)
         self.recovery: list[str] = []
         self.notes: list[str] = []
 

@@ -14,12 +14,14 @@ import time
 import pytest
 
 from ..support.processes import STOP_GRACE
-from .harness import ChaosStack, close_our_connections
+from .harness import BOUND, ChaosStack, close_our_connections
 from .scenario import Scenario, check
 from .verify import Verdict
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 STORE_DOWN = 20.0  # seconds
+FLOOD_OUTAGE = 60.0  # seconds
+FLOOD_RATE = 250.0  # requests a second, all asking for 202
 THAW = 0.05  # seconds the frozen store runs before the kill: the batches' reads pass, their writes wait
 
 
@@ -116,3 +118,31 @@ async def test_sigterm_of_every_service_under_load_loses_nothing(
     verdicts.append(verdict)
     check(verdict)
     assert all(code == 0 and took < STOP_GRACE for code, took in stops.values()), stops
+
+
+async def test_a_flood_through_a_60_second_store_outage_is_bounded_and_loses_nothing(
+    bounded_stack: ChaosStack, verdicts: list[Verdict]
+) -> None:
+    """A flood of 202 writes, bigger than MAX_BACKLOG, while the store is down for a minute: the gateway accepts
+    until the backlog reaches the bound, then refuses at once (503 + Retry-After) instead of letting the queues
+    grow until RabbitMQ blocks every publisher; what it accepted is stored once the store is back."""
+    scenario = Scenario(bounded_stack, f"5. flood, store down {FLOOD_OUTAGE:.0f}s, MAX_BACKLOG {BOUND}", "flood",
+                        rate=FLOOD_RATE, concurrency=64, async_share=1.0)
+    await scenario.start()
+    injected = time.monotonic()
+    await bounded_stack.signal_and_wait("store", signal.SIGTERM)
+    await asyncio.sleep(FLOOD_OUTAGE)
+    during = scenario.recorder.tally(since=injected)
+    health = await bounded_stack.get_status("/management/healthcheck")
+    bounded_stack.restart("store")
+    await bounded_stack.wait_for_port(bounded_stack.store_port, 60)
+    await scenario.recovered("store back after the flood", injected)
+    verdict = await scenario.finish()
+    scenario_note = (f"during the outage: {during['sent']} sent, {during['accepted']} accepted, {during['refused']} "
+                     f"refused (503); the health check answered {health}")
+    verdict.notes.append(scenario_note)
+    verdicts.append(verdict)
+    check(verdict)
+    assert during["sent"] > 3 * BOUND, f"not a flood: {scenario_note}"
+    assert during["refused"] > 0 and during["accepted"] < during["sent"] / 2, scenario_note
+    assert health in (200, 503), f"the health check must answer while writes are refused: {health}"
