@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pr
 async def processes() -> AsyncIterator[ProcessStack]:
     stack = ProcessStack("test", workers=1)
     try:
-        await stack.start(timeout=90.0)
+        await stack.start(timeout=90.0, one_worker_at_a_time=True)  # also until the worker's port listens
         yield stack
     finally:
         stack.stop(grace=15.0)
