@@ -2,6 +2,9 @@
 # Both create .venv on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# One venv, two installs: `make run` needs only the runtime dependencies and the embedded store (RUN_STAMP);
+# the gate's tools (tests, linters, type checker, fuzzers: '.[dev]', a superset) come with STAMP.
+RUN_STAMP := $(VENV)/.run-stamp
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -9,13 +12,22 @@ QUERY_BENCH_ARGS ?=
 
 .PHONY: run test check bench chaos fuzz lint typecheck format clean broker
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(PY):
+	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[embedded]'
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP) $(RUN_STAMP)
+
+# A broker must answer first: the local default one is started when this shell can (root, rabbitmq-server
+# installed), else scripts/broker-for-run.sh prints the one command that would.
+run: $(RUN_STAMP)
+	@PYTHON=$(PY) sh scripts/broker-for-run.sh
 	$(VENV)/bin/alertbus run
 
 test: $(STAMP)

@@ -1,12 +1,14 @@
 """Prometheus metrics. One instance per registry; when services share a process they share the instance (and so
 the registry): every metric of every service is declared here, so that two apps on one ``Metrics`` never
-register a name twice. Labels stay low-cardinality: never an alert id, resource or origin."""
+register a name twice. Labels stay low-cardinality: never an alert id, resource or origin. Besides alertbus' own,
+the registry serves the standard process metrics (``process_cpu_seconds_total``, ``process_resident_memory_bytes``,
+``process_open_fds``…, where the platform has them) and ``python_info``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PREFIX = "alertbus_"
@@ -16,6 +18,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
         self.alerts_received = Counter(
             "alertbus_alerts_received_total", "Alerts processed by the ingest workers, by outcome",
             ["outcome"], registry=r,
@@ -125,9 +129,12 @@ class Metrics:
 
     def status_list(self) -> list[dict[str, Any]]:
         """The counters and latency timers in the shape of Alerta's ``/management/status`` ``metrics``, which
-        ``alerta status`` prints (a timer with no observation is left out: the client divides by its count)."""
+        ``alerta status`` prints (a timer with no observation is left out: the client divides by its count). Only
+        alertbus' own metrics: the process metrics are Prometheus' business."""
         out: list[dict[str, Any]] = []
         for family in self.registry.collect():
+            if not family.name.startswith(PREFIX):
+                continue
             group = family.name.removeprefix(PREFIX)
             if family.type == "counter":
                 out += [

@@ -1,40 +1,122 @@
-"""docker-compose.yml, validated without a Docker daemon: ``docker-compose config`` accepts it (and refuses it
-without a SERVICE_SECRET), and what it must mean (one build for every service, scaling, health, volumes, the
-environment every service reads)."""
+"""docker-compose.yml, validated without a Docker daemon: ``docker-compose config`` accepts it with its secrets
+from an env file (and refuses it without any one of them), and what it must mean (one build for every service,
+scaling, health, volumes, MongoDB and RabbitMQ with users of their own, the environment every service reads)."""
 
 from __future__ import annotations
 
-import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
 
 from shared.settings import Settings
 
 from .support.deploy import (
     APP_SERVICES,
+    COMPOSE_TEST_VALUES,
+    COMPOSE_VARIABLES,
     CONFIG_KEYS,
     DEPLOY,
+    ENV_EXAMPLE,
+    REQUIRED_SECRETS,
     ROOT,
+    compose_config,
     config_data,
-    docker_compose,
     load_manifests,
     python_one_liner,
-    run,
+    render_compose,
 )
+
+ONLY_SECRETS = {name: COMPOSE_TEST_VALUES[name] for name in REQUIRED_SECRETS}
 
 
 def test_docker_compose_config_is_valid() -> None:
-    result = run([docker_compose(), "-f", "docker-compose.yml", "config", "-q"])
+    result = compose_config(COMPOSE_TEST_VALUES, None, "-q")
     assert result.returncode == 0, result.stderr
     assert "ERROR" not in result.stderr
 
 
-def test_compose_needs_the_service_secret() -> None:
-    env = {key: value for key, value in os.environ.items() if key != "SERVICE_SECRET"}
-    result = run([docker_compose(), "-f", "docker-compose.yml", "config", "-q"], env=env)
-    assert result.returncode != 0 and "SERVICE_SECRET" in result.stderr
+@pytest.mark.parametrize("secret", REQUIRED_SECRETS)
+@pytest.mark.parametrize("how", ["missing", "empty"])
+def test_compose_refuses_to_start_without_each_secret(secret: str, how: str) -> None:
+    values = {name: value for name, value in ONLY_SECRETS.items() if name != secret}
+    if how == "empty":
+        values[secret] = ""
+    result = compose_config(values, None, "-q")
+    assert result.returncode != 0 and f"set {secret}" in result.stderr, result.stderr
+
+
+def test_the_env_example_lists_every_variable_and_is_not_deployable_as_it_is() -> None:
+    listed = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
+                  if line.strip() and not line.startswith("#"))
+    assert set(listed) == COMPOSE_VARIABLES
+    assert all(listed[name] == "" for name in REQUIRED_SECRETS), "no secret may be committed"
+    result = compose_config(env_file=ENV_EXAMPLE)
+    assert result.returncode != 0 and "set " in result.stderr
+    # The real env file stays out of git; the example is tracked.
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT, timeout=10)
+    tracked = subprocess.run(["git", "check-ignore", "-q", str(ENV_EXAMPLE)], cwd=ROOT, timeout=10)
+    assert ignored.returncode == 0 and tracked.returncode == 1
+
+
+def test_compose_mongodb_needs_authentication_and_alertbus_has_a_user_of_its_own(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    mongo = services["mongodb"]["environment"]
+    # The image enables --auth when it is given a root user.
+    assert mongo["MONGO_INITDB_ROOT_USERNAME"] == "admin" and mongo["MONGO_INITDB_ROOT_PASSWORD"] == "r00tpw"
+    assert (mongo["ALERTBUS_MONGODB_USER"], mongo["ALERTBUS_MONGODB_PASSWORD"]) == ("alertbus-app", "apppw")
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in services["mongodb"]["volumes"]}
+    init = Path(mounts["/docker-entrypoint-initdb.d/alertbus-user.js"])
+    assert init.resolve() == (DEPLOY / "compose" / "mongo-init.js").resolve()
+    script = init.read_text()
+    assert 'getSiblingDB("admin").createUser(' in script and 'role: "readWrite"' in script
+    assert all(f"env.{name}" in script for name in mongo if name.startswith("ALERTBUS_"))
+    for name in APP_SERVICES:
+        url = urlsplit(services[name]["environment"]["DATABASE_URL"])
+        assert (url.hostname, url.port, url.path) == ("mongodb", 27017, "/alertbus"), name
+        assert (url.username, url.password) == ("alertbus-app", "apppw"), "the application's user, never root"
+        assert parse_qs(url.query)["authSource"] == ["admin"], name  # where mongo-init.js creates the user
+        assert mongo["ALERTBUS_MONGODB_DATABASE"] == url.path.lstrip("/")
+
+
+def test_compose_rabbitmq_has_its_own_user_not_guest(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    rabbit = services["rabbitmq"]["environment"]
+    assert (rabbit["RABBITMQ_DEFAULT_USER"], rabbit["RABBITMQ_DEFAULT_PASS"]) == ("alertbus-mq", "mqpw")
+    for name in APP_SERVICES:
+        url = urlsplit(services[name]["environment"]["AMQP_URL"])
+        assert (url.hostname, url.port) == ("rabbitmq", 5672), name
+        assert (url.username, url.password) == ("alertbus-mq", "mqpw"), name
+
+
+def test_compose_users_default_and_no_guest_anywhere() -> None:
+    rendered = render_compose(ONLY_SECRETS)
+    services = rendered["services"]
+    assert services["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_USER"] == "alertbus"
+    assert services["mongodb"]["environment"]["MONGO_INITDB_ROOT_USERNAME"] == "root"
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert urlsplit(env["AMQP_URL"]).username == "alertbus" and urlsplit(env["DATABASE_URL"]).username == "alertbus"
+        settings = Settings.from_env({key: str(value) for key, value in env.items()})
+        assert settings.pagerduty_routing_key == "" and settings.pagerduty_events_url == Settings.pagerduty_events_url
+        assert (settings.pagerduty_max_attempts, settings.pagerduty_replay_window) == (5, 600)
+    assert "guest" not in repr(rendered)  # no user, password or URL of the default account
+
+
+def test_compose_passes_the_pagerduty_settings_through(compose: dict[str, Any]) -> None:
+    for name in APP_SERVICES:
+        env = {key: str(value) for key, value in compose["services"][name]["environment"].items()}
+        assert {key: env[key] for key in COMPOSE_TEST_VALUES if key.startswith("PAGERDUTY_")} == \
+            {key: value for key, value in COMPOSE_TEST_VALUES.items() if key.startswith("PAGERDUTY_")}, name
+        settings = Settings.from_env(env)
+        assert settings.pagerduty_routing_key == "R0UTINGKEY0123456789" and settings.pagerduty_webhook_secret == "whsec"
+        assert settings.pagerduty_events_url == "https://events.example.com/v2/enqueue"
+        assert len(settings.pagerduty_filter) == 1
+        assert (settings.pagerduty_max_attempts, settings.pagerduty_retry_delay_ms,
+                settings.pagerduty_replay_window) == (7, 250, 900)
 
 
 

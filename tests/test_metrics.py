@@ -89,8 +89,12 @@ async def test_every_service_of_a_process_serves_one_registry(own: Stack) -> Non
         urls = [f"{own.url}/metrics", f"{own.url}/api/metrics", f"{own.settings.gateway.query_url}/metrics",
                 f"{own.settings.gateway.hooks_url}/metrics", f"http://127.0.0.1:{port}/metrics"]
         key = ("alertbus_alerts_received_total", (("outcome", "created"),))
-        values = [(await scrape(own.session, url))[key] for url in urls]
+        scraped = [await scrape(own.session, url) for url in urls]
+        values = [samples[key] for samples in scraped]
         assert values[0] >= 1 and len(set(values)) == 1, values
+        for url, samples in zip(urls, scraped, strict=True):  # and the process metrics of the process
+            assert {("process_cpu_seconds_total", ()), ("process_resident_memory_bytes", ()),
+                    ("process_open_fds", ())} <= set(samples), url
         async with own.session.get(f"http://127.0.0.1:{port}/management/gtg") as response:
             assert response.status == 200 and (await response.json())["service"] == "ingest"
     finally:
@@ -114,8 +118,13 @@ def test_metric_names_follow_prometheus_conventions() -> None:
     assert len(collectors) >= 20
     for collector in collectors:  # declared label names (a labelled metric has no sample until it is used)
         assert set(collector._labelnames) <= LABELS, (collector._name, collector._labelnames)
-    for family in metrics.registry.collect():
-        assert family.name.startswith("alertbus_"), family.name
+    families = list(metrics.registry.collect())
+    standard = {family.name for family in families if not family.name.startswith("alertbus_")}
+    assert {"process_cpu_seconds", "process_resident_memory_bytes", "process_open_fds", "python_info"} <= standard
+    assert all(name.startswith(("process_", "python_")) for name in standard), standard
+    for family in families:
+        if family.name in standard:
+            continue
         if family.type == "counter":
             assert all(s.name.endswith(("_total", "_created")) for s in family.samples), family.name
         elif family.type == "histogram":
@@ -135,6 +144,8 @@ def test_status_list_is_what_alerta_status_prints() -> None:
         "type": "counter", "count": 3}
     assert listed[("store_operation_seconds", "ping")]["totalTime"] == 250
     assert ("store_operation_seconds", "load_groups") not in listed  # never observed: no division by zero
+    assert {group for group, _ in listed} <= {f.name.removeprefix("alertbus_") for f in metrics.registry.collect()
+                                              if f.name.startswith("alertbus_")}  # not the process metrics
     json.dumps(metrics.status_list())
 
 

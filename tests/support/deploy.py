@@ -4,9 +4,12 @@ under deploy/): where they are, what the services expect of them, and the valida
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,20 @@ SERVICE_PORTS = {"gateway": 8080, "query": 8081, "hooks": 8082, "ingest": 8083}
 K8S_MIN_VERSION = "1.30.0"
 
 
-COMPOSE_ENV = {**os.environ, "SERVICE_SECRET": "compose-test-secret"}  # the Compose file requires it
+ENV_EXAMPLE = DEPLOY / "compose" / "alertbus.env.example"
+# Every variable docker-compose.yml reads (``${NAME...}``), and those it refuses to start without.
+COMPOSE_VARIABLES = frozenset(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text()))
+REQUIRED_SECRETS = ("SERVICE_SECRET", "MONGODB_ROOT_PASSWORD", "MONGODB_PASSWORD", "RABBITMQ_PASSWORD")
+# The env file the Compose tests render with: every secret, users of their own, PagerDuty on.
+COMPOSE_TEST_VALUES = {
+    "SERVICE_SECRET": "compose-test-secret", "MONGODB_ROOT_USER": "admin", "MONGODB_ROOT_PASSWORD": "r00tpw",
+    "MONGODB_USER": "alertbus-app", "MONGODB_PASSWORD": "apppw", "RABBITMQ_USER": "alertbus-mq",
+    "RABBITMQ_PASSWORD": "mqpw", "PAGERDUTY_ROUTING_KEY": "R0UTINGKEY0123456789", "PAGERDUTY_WEBHOOK_SECRET": "whsec",
+    "PAGERDUTY_EVENTS_URL": "https://events.example.com/v2/enqueue", "PAGERDUTY_FILTER": "severity=critical|major",
+    "PAGERDUTY_MAX_ATTEMPTS": "7", "PAGERDUTY_RETRY_DELAY_MS": "250", "PAGERDUTY_REPLAY_WINDOW": "900",
+}
+# docker-compose prefers the process environment to the env file: none of its variables may come from there.
+COMPOSE_ENV = {key: value for key, value in os.environ.items() if key not in COMPOSE_VARIABLES}
 
 
 def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -83,8 +99,24 @@ def python_one_liner(command: list[str]) -> str:
     return command[2]
 
 
-def load_compose() -> dict[str, Any]:
+def compose_config(values: Mapping[str, str] | None = None, env_file: Path | None = None,
+                   *args: str) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config`` with the env file ``env_file``, else one holding ``values`` (never a .env that
+    happens to lie beside docker-compose.yml)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if env_file is None:
+            env_file = Path(tmp) / "alertbus.env"
+            env_file.write_text("".join(f"{key}={value}\n" for key, value in (values or {}).items()))
+        return run([docker_compose(), "--env-file", str(env_file), "-f", str(COMPOSE), "config", *args])
+
+
+def render_compose(values: Mapping[str, str] = COMPOSE_TEST_VALUES) -> dict[str, Any]:
     """The Compose file as docker-compose resolves it (anchors merged, variables interpolated)."""
-    result = run([docker_compose(), "-f", str(COMPOSE), "config"])
+    result = compose_config(values)
     assert result.returncode == 0, result.stderr
     return dict(yaml.safe_load(result.stdout))
+
+
+def load_compose() -> dict[str, Any]:
+    """The Compose file rendered with ``COMPOSE_TEST_VALUES``."""
+    return render_compose()
