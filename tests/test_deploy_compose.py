@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.settings import Settings
+from shared.settings import HooksSettings, Settings
 
 from .support.deploy import (
     APP_SERVICES,
@@ -101,8 +101,9 @@ def test_compose_users_default_and_no_guest_anywhere() -> None:
         env = services[name]["environment"]
         assert urlsplit(env["AMQP_URL"]).username == "alertbus" and urlsplit(env["DATABASE_URL"]).username == "alertbus"
         settings = Settings.from_env({key: str(value) for key, value in env.items()})
-        assert settings.pagerduty_routing_key == "" and settings.pagerduty_events_url == Settings.pagerduty_events_url
-        assert (settings.pagerduty_max_attempts, settings.pagerduty_replay_window) == (5, 600)
+        hooks = settings.hooks
+        assert hooks.pagerduty_routing_key == "" and hooks.pagerduty_events_url == HooksSettings.pagerduty_events_url
+        assert (hooks.pagerduty_max_attempts, hooks.pagerduty_replay_window) == (5, 600)
     assert "guest" not in repr(rendered)  # no user, password or URL of the default account
 
 
@@ -112,11 +113,12 @@ def test_compose_passes_the_pagerduty_settings_through(compose: dict[str, Any]) 
         assert {key: env[key] for key in COMPOSE_TEST_VALUES if key.startswith("PAGERDUTY_")} == \
             {key: value for key, value in COMPOSE_TEST_VALUES.items() if key.startswith("PAGERDUTY_")}, name
         settings = Settings.from_env(env)
-        assert settings.pagerduty_routing_key == "R0UTINGKEY0123456789" and settings.pagerduty_webhook_secret == "whsec"
-        assert settings.pagerduty_events_url == "https://events.example.com/v2/enqueue"
-        assert len(settings.pagerduty_filter) == 1
-        assert (settings.pagerduty_max_attempts, settings.pagerduty_retry_delay_ms,
-                settings.pagerduty_replay_window) == (7, 250, 900)
+        assert settings.hooks.pagerduty_routing_key == "R0UTINGKEY0123456789"
+        assert settings.hooks.pagerduty_webhook_secret == "whsec"
+        assert settings.hooks.pagerduty_events_url == "https://events.example.com/v2/enqueue"
+        assert len(settings.hooks.pagerduty_filter) == 1
+        assert (settings.hooks.pagerduty_max_attempts, settings.hooks.pagerduty_retry_delay_ms,
+                settings.hooks.pagerduty_replay_window) == (7, 250, 900)
 
 
 

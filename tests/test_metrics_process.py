@@ -45,7 +45,7 @@ async def test_every_service_serves_its_own_process_metrics(processes: ProcessSt
     settings = processes.settings
     worker = processes.worker_names[0]
     urls = {"gateway": f"{processes.url}/metrics",
-            "query": f"http://127.0.0.1:{settings.query_port}/metrics",  # open to the scraper: no service secret
+            "query": f"http://127.0.0.1:{settings.query.port}/metrics",  # open to the scraper: no service secret
             worker: f"http://127.0.0.1:{processes.services[worker].env['INGEST_PORT']}/metrics"}
     pids = processes.pids()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
