@@ -23,7 +23,7 @@ from .support.stack import start_stack as small_stack
 
 # Every label the metrics use: each has a small, fixed set of values (never an id, a resource or an origin).
 LABELS = {"outcome", "op", "reason", "service", "route", "code", "operation", "schedule", "action", "event",
-          "source"}
+          "source", "kind"}
 
 
 @pytest_asyncio.fixture(scope="module")
