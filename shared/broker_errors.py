@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 import aio_pika
 
-START_HINT = "start RabbitMQ (e.g. 'rabbitmq-server -detached') or set AMQP_URL"
+START_HINT = "start RabbitMQ ('sudo make broker' starts a local one with the plugin alertbus needs) or set AMQP_URL"
 
 
 def safe_url(url: str) -> str:
