@@ -131,8 +131,8 @@ async def test_restart_of_the_rabbitmq_node_under_load_loses_nothing(
     stack = chaos_stack_on_own_node
     node = stack.broker
     assert node is not None
-    stop = "stopped (SIGTERM)" if how == signal.SIGTERM else "killed (kill -9)"
-    scenario = Scenario(stack, f"5. RabbitMQ node {stop}, restarted", f"rabbit-{how.name.lower()}")
+    label, stop = ("SIGTERM", "stopped (SIGTERM)") if how == signal.SIGTERM else ("kill -9", "killed (kill -9)")
+    scenario = Scenario(stack, f"5. RabbitMQ node {label}, restarted on data", f"rabbit-{how.name.lower()}")
     await scenario.start()
     injected = time.monotonic()
     # SIGTERM: a graceful stop, as an operator's restart does (rabbitmq-server stops the node). SIGKILL: the node
