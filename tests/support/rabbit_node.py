@@ -56,7 +56,6 @@ class RabbitNode:
         self.scripts = rabbit_scripts()
         self.process: subprocess.Popen[bytes] | None = None
         self.reaped = True  # the process's group was killed (or there is none): never signal that id again
-        self.starts = 0
         self.listening = 0.0  # time.monotonic() when the node last accepted AMQP connections again
         self.env = self._prepare()
 
@@ -101,7 +100,6 @@ class RabbitNode:
         booted; the seconds it took."""
         assert not self.alive, f"{self.name} is already running"
         started = time.monotonic()
-        self.starts += 1
         with open(self.tmp / "server.log", "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen([str(self.scripts / "rabbitmq-server")], env=self.env, cwd=self.tmp,
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
