@@ -3,7 +3,9 @@
 the broker seen from outside (``rabbitmqctl``), limited to this run's own connections and queues.
 
 The broker is shared with other people's test runs: nothing here touches a connection, queue or exchange
-whose name does not start with this run's prefix, and the RabbitMQ server itself is never stopped.
+whose name does not start with this run's prefix, and the shared RabbitMQ server itself is never stopped. A
+fault that stops the broker itself runs the stack on a private node instead (``ChaosStack(broker=...)``,
+tests/support/rabbit_node.py), which goes away with its data after the test.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import aiohttp
 
 from ..support.namespace import AMQP_URL
 from ..support.processes import ProcessStack
+from ..support.rabbit_node import RabbitNode
 
 RPC_TIMEOUT = 5.0  # seconds POST /alert waits for the worker before it answers 202
 SHARDS = 4
@@ -28,13 +31,19 @@ BOUND = 1000  # MAX_BACKLOG of the flood fault's stack
 class ChaosStack(ProcessStack):
     """Two workers by default, which split the shards between them (services/ingest/shards.py: each holds its
     share, a worker that dies has its shards taken over); a plain write key for the load once the stack is up, and
-    each worker's counters read from its own metrics port."""
+    each worker's counters read from its own metrics port. ``broker``: a private RabbitMQ node to run on instead of
+    the shared one at ``AMQP_URL`` (the caller starts and closes it)."""
 
-    def __init__(self, workers: int = 2, **env: str) -> None:
+    def __init__(self, workers: int = 2, broker: RabbitNode | None = None, **env: str) -> None:
         super().__init__("chaos", workers=workers, keep_logs=bool(os.environ.get("CHAOS_KEEP_LOGS")), env={
             "INGEST_SHARDS": str(SHARDS), "RPC_TIMEOUT": str(RPC_TIMEOUT), "MAX_DELIVERIES": "5",
-            "LOG_LEVEL": "INFO", **env})
+            "LOG_LEVEL": "INFO", **env}, amqp_url=broker.amqp_url if broker is not None else AMQP_URL)
+        self.broker = broker
         self.write_key = ""
+
+    @property
+    def amqp_url(self) -> str:
+        return self.namespace.amqp_url
 
     async def start(self, timeout: float = 60.0, *, one_worker_at_a_time: bool = True) -> None:
         # One worker after the other, as a rolling start does: the first takes every shard, and gives the
@@ -49,11 +58,18 @@ class ChaosStack(ProcessStack):
         return {name: (self.services[name].exits[-1][1], took) for name, took in zip(names, times, strict=True)}
 
     async def close(self) -> None:
-        """Every process, the temporary directory (unless CHAOS_KEEP_LOGS) and the run's queues and exchanges."""
+        """Every process, the temporary directory (unless CHAOS_KEEP_LOGS) and the run's queues and exchanges (on
+        a private node, they go with the node)."""
         self.stop()
         if self.keep_logs:
             print(f"chaos: logs kept in {self.tmp}")
-        await self.delete_topology()
+        if self.broker is None:
+            await self.delete_topology()
+
+    def logs(self, lines: int = 40) -> str:
+        """The services' logs, and the private node's."""
+        own = f"\n--- RabbitMQ {self.broker.name} ---\n{self.broker.log_tail(lines)}" if self.broker else ""
+        return super().logs(lines) + own
 
     async def get_status(self, path: str, timeout: float = 5.0) -> int | str:
         """The status of ``GET path`` on the gateway (with the write key), or why there was none in ``timeout``."""
@@ -117,15 +133,26 @@ async def close_our_connections(prefix: str) -> list[str]:
     return [name for _, name in found]
 
 
-async def ready_messages(prefix: str) -> dict[str, int]:
-    """Messages ready for delivery in this run's shard queues and dead-letter queue, as the queues answer a
-    passive declare now (``rabbitmqctl``'s figures are statistics, up to several seconds old)."""
+async def ready_messages(prefix: str, amqp_url: str = AMQP_URL) -> dict[str, int]:
+    """Messages ready for delivery in this run's shard queues and dead-letter queue (on the broker at
+    ``amqp_url``), as the queues answer a passive declare now (``rabbitmqctl``'s figures are statistics, up to
+    several seconds old)."""
     names = [f"{prefix}alertbus.ingest.{n}" for n in range(SHARDS)] + [f"{prefix}alertbus.dead"]
     counts = {}
-    connection = await aio_pika.connect(AMQP_URL, timeout=10)
+    connection = await aio_pika.connect(amqp_url, timeout=10)
     async with connection:
         channel = await connection.channel()
         for name in names:
             queue = await channel.declare_queue(name, passive=True)
             counts[name] = queue.declaration_result.message_count or 0
     return counts
+
+
+async def shard_consumers(prefix: str, amqp_url: str = AMQP_URL) -> list[int]:
+    """The active consumer count of each shard queue (0 or 1: they have single-active-consumer), as a passive
+    declare answers it now."""
+    connection = await aio_pika.connect(amqp_url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        return [(await channel.declare_queue(f"{prefix}alertbus.ingest.{n}", passive=True)
+                 ).declaration_result.consumer_count or 0 for n in range(SHARDS)]

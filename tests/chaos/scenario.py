@@ -64,10 +64,11 @@ class Scenario:
         await self.load.stop()
         try:
             await wait_stored(self.stack.database_url, self.recorder)
-            await wait_empty(self.stack.prefix)
+            await wait_empty(self.stack.prefix, self.stack.amqp_url)
         except AssertionError as exc:  # the verdict counts what is missing
             self.notes.append(f"not drained: {exc}")
-        verdict = await verify(self.fault, self.recorder, self.stack.database_url, self.stack.prefix)
+        verdict = await verify(self.fault, self.recorder, self.stack.database_url, self.stack.prefix,
+                               self.stack.amqp_url)
         verdict.recover = self.recovery
         verdict.notes += self.notes
         verdict.redelivered_skipped = sum([

@@ -1,5 +1,9 @@
 """Nothing accepted is lost: one test per fault, each on its own stack of separate processes under load.
 
+The faults: kill -9 of a worker mid-batch; a store outage; broker connections closed and the gateway killed; a
+SIGTERM of every service; and a full restart of the RabbitMQ node — a private node (tests/support/rabbit_node.py),
+never the shared one, stopped and started again on its data.
+
 After each fault the test waits for the queues to drain and checks, alert by alert, that every request answered
 201 or 202 is in the store and counted once (``verify.py``), that no alert exists twice, and that the dead-letter
 queue is empty. The numbers go to the chaos report printed at the end of the session.
@@ -13,8 +17,9 @@ import time
 
 import pytest
 
+from ..support.alerts import eventually
 from ..support.processes import STOP_GRACE
-from .harness import BOUND, ChaosStack, close_our_connections
+from .harness import BOUND, ChaosStack, close_our_connections, shard_consumers
 from .scenario import Scenario, check
 from .verify import Verdict
 
@@ -22,6 +27,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
 STORE_DOWN = 20.0  # seconds
 FLOOD_OUTAGE = 60.0  # seconds
 FLOOD_RATE = 250.0  # requests a second, all asking for 202
+BROKER_DOWN = 10.0  # seconds the RabbitMQ node stays stopped: the services' reconnection attempts fail meanwhile
 THAW = 0.05  # seconds the frozen store runs before the kill: the batches' reads pass, their writes wait
 
 
@@ -146,3 +152,48 @@ async def test_a_flood_through_a_60_second_store_outage_is_bounded_and_loses_not
     assert during["sent"] > 3 * BOUND, f"not a flood: {scenario_note}"
     assert during["refused"] > 0 and during["accepted"] < during["sent"] / 2, scenario_note
     assert health in (200, 503), f"the health check must answer while writes are refused: {health}"
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+async def test_restart_of_the_rabbitmq_node_under_load_loses_nothing(
+    chaos_stack_on_own_node: ChaosStack, verdicts: list[Verdict], how: signal.Signals
+) -> None:
+    stack = chaos_stack_on_own_node
+    node = stack.broker
+    assert node is not None
+    label, stop = ("SIGTERM", "stopped (SIGTERM)") if how == signal.SIGTERM else ("kill -9", "killed (kill -9)")
+    scenario = Scenario(stack, f"6. RabbitMQ node {label}, restarted on data", f"rabbit-{how.name.lower()}")
+    await scenario.start()
+    injected = time.monotonic()
+    # SIGTERM: a graceful stop, as an operator's restart does (rabbitmq-server stops the node). SIGKILL: the node
+    # crashes. Either way every connection goes, deliveries not acknowledged return to their quorum queues, and
+    # the node starts again on the data directory it keeps them in.
+    stopped = await node.stop(how)
+    await asyncio.sleep(max(0.0, injected + BROKER_DOWN - time.monotonic()))
+    booted = await node.start()
+    scenario.notes.append(f"node {node.name} {stop} in {stopped:.1f}s, started again on its data after "
+                          f"{BROKER_DOWN:.0f}s: booted in {booted:.1f}s (listening {node.listening - injected:.1f}s "
+                          f"after the fault)")
+    await scenario.recovered("RabbitMQ node restarted", injected)
+    back = time.monotonic()
+    # The services came back on their own: the gateway answers 201 (the worker's reply reached its reply queue,
+    # declared again on the new connection), and every shard has a consumer again, taken by both workers.
+    await eventually(lambda: _answered_201_since(scenario, back), timeout=30)
+    held = await eventually(lambda: _shared_again(stack), timeout=30)
+    scenario.notes.append(f"after the restart every shard has a consumer again; shards per worker {held}")
+    verdict = await scenario.finish()
+    verdicts.append(verdict)
+    check(verdict)
+
+
+async def _answered_201_since(scenario: Scenario, since: float) -> bool | None:
+    return any(r.sent >= since and r.status == 201 for r in scenario.recorder.requests) or None
+
+
+async def _shared_again(stack: ChaosStack) -> dict[str, float] | None:
+    """Each shard consumed (as the broker sees it), every worker holding some, and the workers' own counts
+    adding up: the shards per worker, or None."""
+    consumers = await shard_consumers(stack.prefix, stack.amqp_url)
+    held = {name: await stack.metric("alertbus_ingest_shards", name) for name in stack.worker_names}
+    shared = all(n == 1 for n in consumers) and all(held.values()) and sum(held.values()) == len(consumers)
+    return held if shared else None

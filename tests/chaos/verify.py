@@ -69,11 +69,11 @@ async def wait_stored(database_url: str, recorder: Recorder, timeout: float = 90
     return time.monotonic() - started
 
 
-async def wait_empty(prefix: str, timeout: float = 30.0) -> dict[str, int]:
+async def wait_empty(prefix: str, amqp_url: str, timeout: float = 30.0) -> dict[str, int]:
     """Until no shard queue has a message ready (the load has stopped); the last counts."""
     started = time.monotonic()
     while True:
-        counts = await ready_messages(prefix)
+        counts = await ready_messages(prefix, amqp_url)
         if all(n == 0 for name, n in counts.items() if ".alertbus.ingest." in name):
             return counts
         if time.monotonic() - started > timeout:
@@ -96,7 +96,7 @@ async def stored_alerts(database_url: str, resources: list[str]) -> list[dict[st
         await client.close()
 
 
-async def verify(fault: str, recorder: Recorder, database_url: str, prefix: str) -> Verdict:
+async def verify(fault: str, recorder: Recorder, database_url: str, prefix: str, amqp_url: str) -> Verdict:
     verdict = Verdict(fault)
     tally = recorder.tally()
     verdict.sent = tally["sent"]
@@ -119,7 +119,7 @@ async def verify(fault: str, recorder: Recorder, database_url: str, prefix: str)
     verdict.alerts = len(stored)
     for resource, requests in per_alert.items():
         _check_alert(verdict, resource, requests, stored.get(resource))
-    verdict.dead_letters = (await ready_messages(prefix))[f"{prefix}alertbus.dead"]
+    verdict.dead_letters = (await ready_messages(prefix, amqp_url))[f"{prefix}alertbus.dead"]
     await _check_counters(verdict, database_url)
     return verdict
 

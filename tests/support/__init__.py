@@ -7,6 +7,8 @@ factories the tests share. Nothing here is collected as a test.
 * ``stack`` — the services in the test process from their factories (``start_stack`` → ``Stack``; ``serve``,
   ``serving``; a database of one's own, ``own_store``; the session's, ``session_database``);
 * ``processes`` — the services as separate OS processes, as in production (``ProcessStack``: bench, chaos);
+* ``rabbit_node`` — a private RabbitMQ node on ports and data of its own (``RabbitNode``), for tests that stop
+  or restart the broker itself (the shared one never is);
 * ``alerts``, ``documents``, ``webhooks``, ``broker``, ``metrics`` — bodies, stored documents, webhook payloads,
   direct AMQP publishing and ``/metrics`` scraping for the tests.
 
