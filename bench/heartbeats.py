@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from services.embedded import EmbeddedStore
+from bench.store import bench_store
 from services.ingest.heartbeat_watch import HeartbeatWatch
 from shared.broker import RpcClient
 from shared.metrics import Metrics
@@ -169,19 +168,8 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     directory = Path(tempfile.mkdtemp(prefix="alertbus-bench-heartbeats-"))
-    embedded = None
-    try:
-        if args.database_url:
-            database_url = args.database_url
-        else:
-            embedded = EmbeddedStore(str(directory))
-            database_url = await embedded.start(timeout=600)
-            print(f"SecantusDB at {database_url} (data in {directory})")
+    async with bench_store(args.database_url, directory) as database_url:
         await run(args, database_url)
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 

@@ -20,7 +20,6 @@ import asyncio
 import os
 import random
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from services.embedded import EmbeddedStore, free_port
+from bench.store import bench_store
+from services.embedded import free_port
 from services.query.filters import parse_alert_query
 from services.query.pipelines import (
     RECENT_WINDOWS,
@@ -324,25 +324,8 @@ async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     keep = args.data_dir is not None
     directory = Path(args.data_dir) if keep else Path(tempfile.mkdtemp(prefix="alertbus-bench-query-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    embedded = None
-    try:
-        if args.database_url:
-            database_url = args.database_url
-        else:
-            embedded = EmbeddedStore(str(directory))
-            database_url = await embedded.start(timeout=600)  # reopening a large store takes a while
-            # SecantusDB: while it runs a long read (tens of seconds at a million alerts) it answers PyMongo's
-            # streaming heartbeat late; PyMongo then marks it unknown and cancels the read. Polling heartbeats
-            # are answered in time.
-            database_url += "&serverMonitoringMode=poll"
-            print(f"SecantusDB at {database_url} (data in {directory})")
+    async with bench_store(args.database_url, directory, keep=keep) as database_url:
         await run(args, database_url, directory)
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        if not keep:
-            shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 

@@ -8,6 +8,7 @@ report of every fault is printed at the end of the session."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
@@ -19,25 +20,29 @@ from .verify import Verdict, report
 VERDICTS: list[Verdict] = []
 
 
-@pytest_asyncio.fixture
-async def chaos_stack() -> AsyncIterator[ChaosStack]:
-    stack = ChaosStack()
+@asynccontextmanager
+async def running(stack: ChaosStack) -> AsyncIterator[ChaosStack]:
+    """``stack`` started; closed afterwards whatever happens (processes, temporary files, queues)."""
     try:
         await stack.start()
         yield stack
     finally:
         await stack.close()
+
+
+@pytest_asyncio.fixture
+async def chaos_stack() -> AsyncIterator[ChaosStack]:
+    stack = ChaosStack()
+    async with running(stack):
+        yield stack
 
 
 @pytest_asyncio.fixture
 async def bounded_stack() -> AsyncIterator[ChaosStack]:
     """A chaos stack whose gateway bounds the ingest backlog at ``BOUND`` messages (MAX_BACKLOG)."""
     stack = ChaosStack(MAX_BACKLOG=str(BOUND))
-    try:
-        await stack.start()
+    async with running(stack):
         yield stack
-    finally:
-        await stack.close()
 
 
 @pytest_asyncio.fixture
@@ -54,11 +59,8 @@ async def rabbit_node() -> AsyncIterator[RabbitNode]:
 async def chaos_stack_on_own_node(rabbit_node: RabbitNode) -> AsyncIterator[ChaosStack]:
     """A ``chaos_stack`` whose services talk to ``rabbit_node`` (its ``broker``), which the test may stop."""
     stack = ChaosStack(broker=rabbit_node)
-    try:
-        await stack.start()
+    async with running(stack):
         yield stack
-    finally:
-        await stack.close()
 
 
 @pytest.fixture
