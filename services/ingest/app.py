@@ -63,6 +63,7 @@ class Worker:
         self.batches: dict[asyncio.Task[None], list[AbstractIncomingMessage]] = {}
         self.store_down = False  # the last try of a batch found the store unavailable
         self.stopping = asyncio.Event()
+        self.unsubscribed = asyncio.Event()  # stop() has cancelled the shard consumers
 
     async def start(self) -> None:
         self.store = await self.stack.enter_async_context(open_store(self.settings.database_url, metrics=self.metrics))
@@ -124,14 +125,10 @@ class Worker:
         back to the broker at once instead of waiting on the store. Whatever is not acknowledged when the
         connection closes returns to the broker all the same, and its redelivery is recognised."""
         self.stopping.set()
-        if self.scheduler is not None:  # first: a run waits for replies from the lanes
-            await self.scheduler.stop()
+        stops = [self.scheduler.stop()] if self.scheduler is not None else []  # a run in progress is cancelled
         if self.on_demand is not None:
-            await self.on_demand.stop()
-        if self.balancer is not None:
-            # Bounded: a cancel waits for the channel while the connection is being restored; deliveries of a
-            # consumer not cancelled return to the broker with the connection.
-            await self.balancer.stop(SETTLE_TIMEOUT)
+            stops.append(self.on_demand.stop())
+        await asyncio.gather(*stops, self._unsubscribe())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while self._pending() and not self.store_down and loop.time() < deadline:
@@ -149,6 +146,22 @@ class Worker:
         except TimeoutError:
             log.warning("closing the broker connection and the store client took over %.0fs; left behind",
                         CLOSE_TIMEOUT)
+
+    async def _unsubscribe(self) -> None:
+        """Stop consuming the shards. Until this is done, nothing is given back to the broker: it would hand a
+        message straight back to this consumer, and every such round counts one delivery of it."""
+        try:
+            if self.balancer is not None:
+                # Bounded: a cancel waits for the channel while the connection is being restored; deliveries of a
+                # consumer not cancelled return to the broker with the connection.
+                await self.balancer.stop(SETTLE_TIMEOUT)
+        finally:
+            self.unsubscribed.set()
+
+    async def _give_back_stopping(self, batch: list[AbstractIncomingMessage]) -> None:
+        assert self.settler is not None
+        await self.unsubscribed.wait()
+        await self.settler.give_back(batch, "the store is unavailable and the worker is stopping")
 
     def _pending(self) -> bool:
         return bool(self.batches) or any(not lane.empty() for lane in self.lanes)
@@ -176,7 +189,7 @@ class Worker:
         while True:
             batch = await self._next_batch(inbox)
             if self.stopping.is_set() and self.store_down:
-                await self.settler.give_back(batch, "the store is unavailable and the worker is stopping")
+                await self._give_back_stopping(batch)
                 continue
             written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             # Shielded: a shutdown must not cut a batch between its write and its acks (stop() cancels it
@@ -220,7 +233,7 @@ class Worker:
                     with contextlib.suppress(TimeoutError):  # a shutdown ends the wait at once
                         await asyncio.wait_for(self.stopping.wait(), delay)
                 if self.stopping.is_set():
-                    await self.settler.give_back(batch, "the store is unavailable and the worker is stopping")
+                    await self._give_back_stopping(batch)
                     return
                 delay = min(delay * 2, MAX_RETRY_DELAY)
         written.set_result(None)

@@ -27,6 +27,7 @@ from .core import Store, now_ms, timed
 
 log = logging.getLogger("alertbus.leases")
 TTL = 30.0  # seconds a lease lasts without renewal: how long a dead holder blocks the job
+RELEASE_TIMEOUT = 2.0  # seconds a release may take before the lease is left to run out
 
 
 class LeaseBusy(Exception):
@@ -101,9 +102,10 @@ class Leases:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
             try:
-                await self.release(lease, next_run)
-            except PyMongoError as exc:  # it runs out by itself after ttl
-                log.warning("could not release lease %s: %s", name, exc)
+                # Bounded: with the store down a release would wait for server selection, and hold up a shutdown.
+                await asyncio.wait_for(self.release(lease, next_run), RELEASE_TIMEOUT)
+            except (PyMongoError, TimeoutError) as exc:  # it runs out by itself after ttl
+                log.warning("could not release lease %s: %r", name, exc)
 
     async def _keep(self, lease: Lease, ttl: float) -> None:
         while not lease.lost:
