@@ -175,10 +175,12 @@ class Processor:
                     log.error("message %s failed: %s: %.300s", item.message.message_id, type(exc).__name__, exc)
                     item.finish(Settle.RETRY, 503, error_body(503, "the alert could not be processed"), "error")
             else:
-                # A poison message fails the whole bulk write: apply one at a time to isolate it.
+                # A poison message fails the whole bulk write: apply one at a time to isolate it. What the batch
+                # decided already stays decided: a heartbeat is written on its own, before the group write, and a
+                # command found no alert or a guard that failed is answered without a write.
                 for item in pending:
-                    item.settle = None
-                    await self.process_one(item)
+                    if item.settle is None:
+                        await self.process_one(item)
         return items
 
     async def process_one(self, item: Item) -> None:
