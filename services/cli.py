@@ -77,11 +77,33 @@ async def check_broker(settings: Settings) -> None:
 
 
 def wait_for_signal() -> asyncio.Event:
+    """SIGINT and SIGTERM stop the process gracefully; SIGUSR1 logs where every task waits (for a stop that
+    hangs: ``kill -USR1 <pid>``)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, log_tasks)
     return stop
+
+
+def log_tasks() -> None:
+    """Every asyncio task of this process and the chain of calls it waits in, as one log record."""
+    lines = []
+    for task in asyncio.all_tasks():
+        lines.append(f"{task.get_name()}: {' > '.join(awaiting(task.get_coro())) or 'not started'}")
+    log.warning("%d tasks: %s", len(lines), " | ".join(sorted(lines)))
+
+
+def awaiting(coro: object) -> list[str]:
+    """The frames of a suspended coroutine and of what it awaits, outermost first."""
+    chain: list[str] = []
+    while coro is not None and len(chain) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain
 
 
 async def run_all(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import open_store
 from shared.store.accounts import Accounts
+from shared.tasks import cancel_and_wait
 
 from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
@@ -55,8 +56,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
         app[STORE], app[ACCOUNTS], app[KEYRING] = store, accounts, keyring
         flusher = asyncio.create_task(_flush_key_usage(keyring), name="key-usage")
         yield
-        flusher.cancel()
-        await asyncio.gather(flusher, return_exceptions=True)
+        await cancel_and_wait([flusher])
         await keyring.flush_usage()
 
 

@@ -26,6 +26,7 @@ from shared.store import Store, StoreUnavailable, open_store
 from shared.store.counters import Counters
 from shared.store.heartbeats import HeartbeatWatchQueries
 from shared.store.leases import Leases
+from shared.tasks import cancel_and_wait
 
 from .heartbeat_watch import HeartbeatWatch
 from .on_demand import OnDemand
@@ -134,9 +135,7 @@ class Worker:
         while self._pending() and not self.store_down and loop.time() < deadline:
             await asyncio.sleep(0.05)
         cut = dict(self.batches)
-        for task in [*self.lane_tasks, *cut]:
-            task.cancel()
-        await asyncio.gather(*self.lane_tasks, *cut, return_exceptions=True)
+        await cancel_and_wait([*self.lane_tasks, *cut], patience=1.0, grace=3.0)
         unfinished = [m for task, batch in cut.items() if task.cancelled() for m in batch]
         if self.settler is not None:
             await self.settler.give_back(unfinished + _drain(self.lanes), "the worker is stopping")

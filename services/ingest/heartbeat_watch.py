@@ -124,7 +124,8 @@ class HeartbeatWatch:
                 return
             self.told.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.told.wait(), min(remaining, LEASE_CHECK))
+                async with asyncio.timeout(min(remaining, LEASE_CHECK)):  # not wait_for: see shared/tasks.py
+                    await self.told.wait()
 
     async def _check(self, heartbeat: dict[str, Any], now: datetime, sent: dict[str, int]) -> None:
         body = heartbeat_body(heartbeat, self.settings.rules.heartbeat_max_latency_ms, now)

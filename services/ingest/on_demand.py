@@ -26,6 +26,7 @@ from shared.signing import signed_by_service
 from shared.store import Store, StoreUnavailable
 from shared.store.housekeeping import HousekeepingQueries
 from shared.store.leases import LeaseBusy, Leases
+from shared.tasks import cancel_and_wait
 
 from .housekeeping import NAME, housekeep
 
@@ -50,9 +51,7 @@ class OnDemand:
 
     async def stop(self) -> None:
         """A run in progress stops where it is (its lease is released as due again); the request is given back."""
-        for task in self.running:
-            task.cancel()
-        await asyncio.gather(*self.running, return_exceptions=True)
+        await cancel_and_wait(self.running)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()

@@ -28,6 +28,7 @@ from shared.store.counters import Counters
 from shared.store.heartbeats import HeartbeatWatchQueries
 from shared.store.housekeeping import HousekeepingQueries
 from shared.store.leases import TTL, Lease, LeaseBusy, Leases
+from shared.tasks import cancel_and_wait
 
 from .heartbeat_watch import NAME as HEARTBEAT_WATCH
 from .heartbeat_watch import HeartbeatWatch
@@ -82,9 +83,7 @@ class Scheduler:
 
     async def stop(self) -> None:
         """Cancel the loops; a run in progress stops where it is and its lease is released as due again."""
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_and_wait(self.tasks, grace=6.0)  # a held run's lease release may take up to RELEASE_TIMEOUT
         self.tasks = []
 
     async def _loop(self, schedule: Schedule) -> None:

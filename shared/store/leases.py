@@ -23,6 +23,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from ..tasks import cancel_and_wait
 from .core import Store, now_ms, timed
 
 log = logging.getLogger("alertbus.leases")
@@ -99,11 +100,11 @@ class Leases:
             yield lease
             next_run = lease.acquired + timedelta(seconds=interval)
         finally:
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            await cancel_and_wait([keeper], patience=RELEASE_TIMEOUT, grace=RELEASE_TIMEOUT)
             try:
                 # Bounded: with the store down a release would wait for server selection, and hold up a shutdown.
-                await asyncio.wait_for(self.release(lease, next_run), RELEASE_TIMEOUT)
+                async with asyncio.timeout(RELEASE_TIMEOUT):  # not wait_for, which may lose a cancel: shared/tasks.py
+                    await self.release(lease, next_run)
             except (PyMongoError, TimeoutError) as exc:  # it runs out by itself after ttl
                 log.warning("could not release lease %s: %r", name, exc)
 

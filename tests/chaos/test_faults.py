@@ -78,6 +78,7 @@ async def test_store_outage_of_20_seconds_loses_nothing(chaos_stack: ChaosStack,
     victim = await busiest_worker(chaos_stack)
     took = await chaos_stack.signal_and_wait(victim, signal.SIGTERM)
     code = chaos_stack.services[victim].exits[-1][1]
+    stopping_log = chaos_stack.log_tail(victim, 30)
     scenario.notes.append(f"{victim} stopped on SIGTERM in {took:.1f}s (exit code {code}) while the store was down")
     await asyncio.sleep(max(0.0, injected + STORE_DOWN - time.monotonic()))
     chaos_stack.restart("store")
@@ -87,7 +88,8 @@ async def test_store_outage_of_20_seconds_loses_nothing(chaos_stack: ChaosStack,
     verdict = await scenario.finish()
     verdicts.append(verdict)
     check(verdict)
-    assert code == 0 and took < 12, f"graceful stop with the store down: exit {code} after {took:.1f}s"
+    assert code == 0 and took < 12, (f"graceful stop with the store down: exit {code} after {took:.1f}s; its log:\n"
+                                     f"{stopping_log}")
 
 
 async def test_broker_connections_closed_and_gateway_restart_lose_nothing(

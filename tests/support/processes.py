@@ -10,6 +10,7 @@ touches a queue or exchange outside its prefix, and the RabbitMQ server itself i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -127,7 +128,13 @@ class ProcessStack:
         service.told = True
         service.process.send_signal(sig)
         deadline = started + wait
+        asked = False
         while service.process.poll() is None:
+            if not asked and time.monotonic() > deadline - 1:
+                # Where it hangs, in its log, before it is killed (services log their tasks on SIGUSR1).
+                asked = True
+                with contextlib.suppress(ProcessLookupError):
+                    service.process.send_signal(signal.SIGUSR1)
             if time.monotonic() > deadline:
                 service.process.kill()
                 service.process.wait()
