@@ -39,7 +39,7 @@ def die_with_parent(parent: int) -> bool:
 
 def watch(parent: int, argv: list[str]) -> int:
     """Run ``argv`` until it exits or ``parent`` is gone (then terminate it); the command's exit code."""
-    child = subprocess.Popen(argv)
+    child = subprocess.Popen(argv, close_fds=False)  # the sockets alertbus run passes on (services/supervisor.py)
 
     def pass_on(signum: int, _frame: FrameType | None) -> None:
         if child.poll() is None:

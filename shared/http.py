@@ -262,7 +262,7 @@ class OpsRoutes:
         return json_response({**build, "alertbus": {"label": "alertbus", **build, "description": DESCRIPTION}})
 
     async def prometheus(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=generate_latest(self.metrics.served()), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def add_ops_routes(app: web.Application, service: str, metrics: Metrics, settings: Settings, probes: Probes) -> None:

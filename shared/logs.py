@@ -93,12 +93,18 @@ def _time(record: logging.LogRecord) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """``{"time", "level", "logger", "message", "request_id"?, <extra fields>, "exception"?}`` on one line."""
+    """``{"time", "level", "process"?, "logger", "message", "request_id"?, <extra fields>, "exception"?}`` on one
+    line (``process``: the name ``alertbus run`` gave this process, e.g. ``gateway-2``)."""
+
+    def __init__(self, process: str = "") -> None:
+        super().__init__()
+        self.process = process
 
     def format(self, record: logging.LogRecord) -> str:
-        body: dict[str, Any] = {
-            "time": _time(record), "level": record.levelname, "logger": record.name, "message": message(record),
-        }
+        body: dict[str, Any] = {"time": _time(record), "level": record.levelname}
+        if self.process:
+            body["process"] = self.process
+        body |= {"logger": record.name, "message": message(record)}
         if rid := _request_id(record):
             body["request_id"] = rid
         for key, value in vars(record).items():
@@ -121,11 +127,16 @@ def _dumps(body: dict[str, Any]) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """``<time> <LEVEL> <logger> <message> [request_id=…]`` and a traceback, all on one line (escaped last, as a
-    whole: no part a client controls, be it message, arguments, request id or exception text, can start a line)."""
+    """``<time> <LEVEL> [<process>] <logger> <message> [request_id=…]`` and a traceback, all on one line (escaped
+    last, as a whole: no part a client controls, be it message, arguments, request id or exception text, can start
+    a line). ``<process>``: the name ``alertbus run`` gave this process, e.g. ``gateway-2``."""
+
+    def __init__(self, process: str = "") -> None:
+        super().__init__()
+        self.tag = f" [{process}]" if process else ""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_time(record)} {record.levelname} {record.name} {message(record)}"
+        line = f"{_time(record)} {record.levelname}{self.tag} {record.name} {message(record)}"
         if rid := _request_id(record):
             line += f" [request_id={rid}]"
         if record.exc_info and not record.exc_text:
@@ -137,10 +148,11 @@ class TextFormatter(logging.Formatter):
         return escape(line)
 
 
-def configure(level: str, fmt: str, stream: TextIO | None = None) -> None:
-    """Send every log line of the process to one handler (stderr) in the chosen format."""
+def configure(level: str, fmt: str, stream: TextIO | None = None, process: str = "") -> None:
+    """Send every log line of the process to one handler (stderr) in the chosen format; ``process`` names the
+    process in every line (the children of ``alertbus run`` share its output)."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter(process) if fmt == "json" else TextFormatter(process))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -6,9 +6,11 @@ the registry serves the standard process metrics (``process_cpu_seconds_total``,
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PREFIX = "alertbus_"
@@ -54,7 +56,7 @@ class Metrics:
         )
         self.backlog = Gauge(
             "alertbus_ingest_backlog", "Messages waiting in the ingest queues, as this publisher last read them "
-            "(read only when MAX_BACKLOG bounds them)", registry=r,
+            "(read only when MAX_BACKLOG bounds them)", registry=r, multiprocess_mode="livemax",
         )
         self.backlog_refused = Counter(
             "alertbus_backlog_refused_total", "Writes refused (503) because the ingest backlog reached MAX_BACKLOG, "
@@ -62,6 +64,7 @@ class Metrics:
         )
         self.ingest_shards = Gauge(
             "alertbus_ingest_shards", "Shard queues the ingest workers of this process consume", registry=r,
+            multiprocess_mode="livesum",
         )
         self.batch_seconds = Histogram(
             "alertbus_ingest_batch_seconds", "Time to process one ingest batch", buckets=LATENCY_BUCKETS,
@@ -127,12 +130,25 @@ class Metrics:
             buckets=LATENCY_BUCKETS, registry=r,
         )
 
+    def served(self) -> CollectorRegistry:
+        """What ``/metrics`` serves: this registry; under ``alertbus run`` (PROMETHEUS_MULTIPROC_DIR set by
+        services/supervisor.py) alertbus' metrics of every process of the run, summed (a gauge per process, by
+        ``pid``), and the process metrics of the serving process."""
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        return registry
+
     def status_list(self) -> list[dict[str, Any]]:
         """The counters and latency timers in the shape of Alerta's ``/management/status`` ``metrics``, which
         ``alerta status`` prints (a timer with no observation is left out: the client divides by its count). Only
         alertbus' own metrics: the process metrics are Prometheus' business."""
         out: list[dict[str, Any]] = []
-        for family in self.registry.collect():
+        for family in self.served().collect():
             if not family.name.startswith(PREFIX):
                 continue
             group = family.name.removeprefix(PREFIX)

@@ -66,6 +66,7 @@ class GatewaySettings:
     public_url: str = ""  # the gateway's public base URL for href, Location and /config's endpoint
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-Proto/-Host/-Prefix are believed
     cors_origins: tuple[str, ...] = ("*",)
+    processes: int = 0  # gateway processes ``alertbus run`` starts on its port (0: one per core)
 
     @classmethod
     def from_env(cls, env: Env, query_port: int, hooks_port: int) -> GatewaySettings:
@@ -76,6 +77,7 @@ class GatewaySettings:
             public_url=public_url(env),
             trusted_proxies=networks(env, "TRUSTED_PROXIES"),
             cors_origins=items(env, "CORS_ORIGINS", ("*",)),
+            processes=integer(env, "GATEWAY_PROCESSES", 0, 0, 64),
         )
 
 

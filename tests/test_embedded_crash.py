@@ -5,88 +5,31 @@ command, its SecantusDB store, the RabbitMQ at ``AMQP_URL``."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from services.embedded import LOCK_FILE, free_port, venv_command
+from services.embedded import LOCK_FILE, venv_command
 from shared.settings import Settings
 
 from .support import delete_topology, unique
+from .support.alertbus_run import (
+    call,
+    children,
+    gone,
+    lock_holders,
+    run_env,
+    services_of,
+    start_run,
+    stop,
+    wait_gone,
+)
 
 GUARD = Path(__file__).parent.parent / "services" / "store_guard.py"
-
-
-def gone(pid: int) -> bool:
-    """The process has exited (a zombie nobody reaped yet counts as gone: it holds nothing any more)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def wait_gone(pid: int, seconds: float) -> float:
-    """Seconds until ``pid`` exited; fails after ``seconds``."""
-    started = time.monotonic()
-    while not gone(pid):
-        assert time.monotonic() - started < seconds, f"process {pid} still runs after {seconds:.0f}s"
-        time.sleep(0.05)
-    return time.monotonic() - started
-
-
-def run_env(data_dir: Path) -> dict[str, str]:
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "QUERY_PORT": str(free_port()), "HOOKS_PORT": str(free_port()),
-           "DATA_DIR": str(data_dir), "ADMIN_KEY": "crash-test", "BROKER_PREFIX": f"crash-{port}.",
-           "INGEST_SHARDS": "2", "LOG_LEVEL": "WARNING"}
-    env.pop("DATABASE_URL", None)
-    env.pop("SERVICE_SECRET", None)
-    return env
-
-
-def start_run(env: dict[str, str]) -> subprocess.Popen[str]:
-    """``alertbus run``, once it printed its banner (it serves then)."""
-    proc = subprocess.Popen([venv_command("alertbus"), "run"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    banner = proc.stdout.readline()
-    assert f"http://127.0.0.1:{env['PORT']}" in banner, banner + proc.stdout.read()
-    return proc
-
-
-def call(env: dict[str, str], method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
-    request = urllib.request.Request(f"http://127.0.0.1:{env['PORT']}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": "Key crash-test", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=20) as response:
-        result: dict[str, object] = json.loads(response.read())
-        return result
-
-
-def lock_holders(data_dir: Path) -> dict[str, int]:
-    text = (data_dir / LOCK_FILE).read_text()
-    return {kind: int(pid) for kind, pid in (line.split() for line in text.splitlines())}
 
 
 @pytest.fixture
@@ -95,16 +38,6 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = run_env(tmp_path / "data")
     yield env
     asyncio.run(delete_topology(Settings.from_env(env)))
-
-
-def stop(proc: subprocess.Popen[str]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
 
 
 @pytest.mark.timeout(150)
@@ -117,10 +50,14 @@ def test_kill_9_takes_the_store_along_and_the_next_run_has_every_alert(env: dict
                                             "service": ["crash"], "severity": "major"})["id"] for r in resources]
         holders = lock_holders(data_dir)
         assert holders["run"] == proc.pid and not gone(holders["store"])
+        services = [pid for pids in services_of(proc.pid).values() for pid in pids]
+        assert len(services) >= 4, services
         proc.kill()
         proc.wait()
         took = wait_gone(holders["store"], 5.0)
         print(f"the store (pid {holders['store']}) exited {took:.2f}s after kill -9 of alertbus run")
+        for pid in services:  # told by the kernel (PR_SET_PDEATHSIG), they stop as on SIGTERM
+            wait_gone(pid, 30.0)
     finally:
         stop(proc)
     again = start_run(env)

@@ -1,0 +1,124 @@
+"""What every alertbus process does: listen on its sockets (bound by itself, or inherited from ``alertbus run``),
+serve an app, tell its supervisor it is ready, and stop on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import signal
+import socket
+from contextlib import AsyncExitStack
+
+from aiohttp import web
+
+from shared.broker import connect
+from shared.http import SERVER_OPTIONS
+from shared.settings import Settings
+
+log = logging.getLogger("alertbus")
+LISTEN_FDS = "ALERTBUS_LISTEN_FDS"  # the listening sockets a child of ``alertbus run`` serves on (inherited)
+READY_FD = "ALERTBUS_READY_FD"  # the pipe on which a child of ``alertbus run`` says it serves
+PROCESS_NAME = "ALERTBUS_PROCESS"  # the name ``alertbus run`` gave a child (e.g. ``gateway-2``), in its log lines
+
+
+def bind(stack: AsyncExitStack, host: str, port: int, variable: str) -> list[socket.socket]:
+    """The sockets to serve on ``host``:``port`` (one per address ``host`` resolves to), bound at once so that a
+    port in use is reported before anything slow starts; they listen once ``serve`` has the service ready."""
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise RuntimeError(f"cannot listen on {host}:{port}: the host name does not resolve ({exc.strerror}); "
+                           f"check HOST") from None
+    sockets = []
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        stack.callback(sock.close)
+        sockets.append(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's create_server
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise RuntimeError(f"port {port} on {host} is already in use by another process: stop it, or set "
+                                   f"{variable} to a free port") from None
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise RuntimeError(f"cannot listen on {host}:{port} ({variable}): {reason}") from None
+    return sockets
+
+
+async def serve(stack: AsyncExitStack, app: web.Application, sockets: list[socket.socket]) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_OPTIONS)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    for sock in sockets:
+        await web.SockSite(runner, sock, shutdown_timeout=5).start()
+
+
+async def check_broker(settings: Settings) -> None:
+    # aiormq logs its own connection error too; the caller prints the one line that matters.
+    quiet = logging.getLogger("aiormq.connection")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        connection = await connect(settings, timeout=5.0, service="check")
+    finally:
+        quiet.setLevel(level)
+    await connection.close()
+
+
+def wait_for_signal() -> asyncio.Event:
+    """SIGINT and SIGTERM stop the process gracefully; SIGUSR1 logs where every task waits (for a stop that
+    hangs: ``kill -USR1 <pid>``)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, log_tasks)
+    return stop
+
+
+def log_tasks() -> None:
+    """Every asyncio task of this process and the chain of calls it waits in, as one log record."""
+    lines = []
+    for task in asyncio.all_tasks():
+        lines.append(f"{task.get_name()}: {' > '.join(awaiting(task.get_coro())) or 'not started'}")
+    log.warning("%d tasks: %s", len(lines), " | ".join(sorted(lines)))
+
+
+def awaiting(coro: object) -> list[str]:
+    """The frames of a suspended coroutine and of what it awaits, outermost first."""
+    chain: list[str] = []
+    while coro is not None and len(chain) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain
+
+
+def inherited_sockets(stack: AsyncExitStack) -> list[socket.socket] | None:
+    """The listening sockets ``alertbus run`` bound for this child, or None when it was not started that way."""
+    value = os.environ.get(LISTEN_FDS)
+    if not value:
+        return None
+    sockets = [socket.socket(fileno=int(fd)) for fd in value.split(",")]
+    for sock in sockets:
+        stack.callback(sock.close)
+    return sockets
+
+
+def tell_ready() -> None:
+    """Tell ``alertbus run`` (if it started this process) that this service serves."""
+    value = os.environ.pop(READY_FD, "")
+    if value:
+        fd = int(value)
+        try:
+            os.write(fd, b"ready\n")
+        except OSError as exc:  # the supervisor is gone: this process ends with it (PR_SET_PDEATHSIG)
+            log.warning("could not tell alertbus run this service is ready: %s", exc)
+        finally:
+            os.close(fd)

@@ -1,0 +1,104 @@
+"""``alertbus run`` as a test starts it: its own ports, DATA_DIR and broker prefix; its processes seen in /proc."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from services.embedded import LOCK_FILE, free_port, venv_command
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie nobody reaped yet counts as gone: it holds nothing any more)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def wait_gone(pid: int, seconds: float) -> float:
+    """Seconds until ``pid`` exited; fails after ``seconds``."""
+    started = time.monotonic()
+    while not gone(pid):
+        assert time.monotonic() - started < seconds, f"process {pid} still runs after {seconds:.0f}s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def run_env(data_dir: Path) -> dict[str, str]:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "QUERY_PORT": str(free_port()), "HOOKS_PORT": str(free_port()),
+           "DATA_DIR": str(data_dir), "ADMIN_KEY": "crash-test", "BROKER_PREFIX": f"crash-{port}.",
+           "INGEST_SHARDS": "2", "LOG_LEVEL": "WARNING"}
+    env.pop("DATABASE_URL", None)
+    env.pop("SERVICE_SECRET", None)
+    return env
+
+
+def start_run(env: dict[str, str]) -> subprocess.Popen[str]:
+    """``alertbus run``, once it printed its banner (it serves then)."""
+    proc = subprocess.Popen([venv_command("alertbus"), "run"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    assert f"http://127.0.0.1:{env['PORT']}" in banner, banner + proc.stdout.read()
+    return proc
+
+
+def call(env: dict[str, str], method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    request = urllib.request.Request(f"http://127.0.0.1:{env['PORT']}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": "Key crash-test", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=20) as response:
+        result: dict[str, object] = json.loads(response.read())
+        return result
+
+
+def lock_holders(data_dir: Path) -> dict[str, int]:
+    text = (data_dir / LOCK_FILE).read_text()
+    return {kind: int(pid) for kind, pid in (line.split() for line in text.splitlines())}
+
+
+def stop(proc: subprocess.Popen[str]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def command_line(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def services_of(pid: int) -> dict[str, list[int]]:
+    """The services ``alertbus run`` (``pid``) runs, each with the pids of its processes."""
+    found: dict[str, list[int]] = {}
+    for child in children(pid):
+        argv = command_line(child)
+        if argv[-3:-1] == ["-m", "services"] and not gone(child):
+            found.setdefault(argv[-1], []).append(child)
+    return found
