@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.query.pipelines import (
+    LIFE_TIME,
     Counts,
     by_severity_then_time,
     match_stages,
@@ -85,7 +86,7 @@ def test_only_severity_then_time_is_read_by_slices() -> None:
 
 
 def test_top10_weighs_alerts_by_services_without_unwinding() -> None:
-    stages = top10_stages("event", flapping=False)
+    stages = top10_stages("event", "count", 10)
     assert stages[0] == {"$set": {"weight": {"$multiply": [{"$size": "$service"}, 1]}}}
     group = stages[1]["$group"]
     assert group["_id"] == "$event" and group["count"] == {"$sum": "$weight"}
@@ -94,8 +95,15 @@ def test_top10_weighs_alerts_by_services_without_unwinding() -> None:
 
 
 def test_top10_by_service_groups_per_alert_then_per_service() -> None:
-    stages = top10_stages("service", flapping=True)
+    stages = top10_stages("service", "flapping", 10)
     assert [next(iter(stage)) for stage in stages[:4]] == ["$set", "$unwind", "$group", "$group"]
     assert stages[2]["$group"]["_id"] == {"group": "$service", "id": "$_id"}
     assert stages[3]["$group"]["resources"] == {"$push": {"id": "$_id.id", "resource": "$resource"}}
     assert stages[3]["$group"]["duplicateCount"] == {"$max": "$duplicateCount"}
+
+
+def test_top10_standing_ranks_groups_by_the_time_they_stood() -> None:
+    stages = top10_stages("event", "standing", 50)
+    assert stages[1]["$group"]["lifeTime"] == {"$sum": LIFE_TIME}
+    assert {"$sort": {"lifeTime": -1, "count": -1, "duplicateCount": -1, "_id": 1}} in stages
+    assert {"$limit": 50} in stages and "lifeTime" not in stages[-1]["$project"]

@@ -129,7 +129,7 @@ def fold_counts(rows: Iterable[Mapping[str, Any]], keys: tuple[str, ...]) -> lis
     return out
 
 
-def top10_groups(group_by: str, duplicates: str) -> Pipeline:
+def top10_groups(group_by: str, duplicates: str, kind: str, limit: int) -> Pipeline:
     """Top 10 by ``service``: per (service, alert) over the unwound services, then per service.
 
     SecantusDB: its ``$addToSet`` checks membership by scanning the list, so a set of n resources costs
@@ -140,6 +140,7 @@ def top10_groups(group_by: str, duplicates: str) -> Pipeline:
         "_id": {"group": f"${group_by}", "id": "$_id"},
         "count": {"$sum": "$weight"},
         "duplicateCount": {duplicates: "$duplicateCount"},
+        "lifeTime": {"$sum": LIFE_TIME},
         "resource": {"$first": "$resource"},
         "environment": {"$first": "$environment"},
     }
@@ -147,22 +148,30 @@ def top10_groups(group_by: str, duplicates: str) -> Pipeline:
         "_id": "$_id.group",
         "count": {"$sum": "$count"},
         "duplicateCount": {duplicates: "$duplicateCount"},
+        "lifeTime": {"$sum": "$lifeTime"},
         "environments": {"$addToSet": "$environment"},  # a handful of environments
         "services": {"$addToSet": "$_id.group"},
         "resources": {"$push": {"id": "$_id.id", "resource": "$resource"}},
     }
-    return [{"$unwind": "$service"}, {"$group": per_alert}, {"$group": per_group}, *top10_tail()]
+    return [{"$unwind": "$service"}, {"$group": per_alert}, {"$group": per_group}, *top10_tail(kind, limit)]
 
 
-def top10_stages(group_by: str, flapping: bool) -> Pipeline:
-    """Alerta's top 10 counts each alert once per service (it unwinds ``service``), or, flapping, once per
-    severity change and service. Except when grouping by service, that weight is computed per alert instead
-    of unwinding, so that one ``$group`` over the alerts does it: fewer rows, and no set of resources to
-    build (each alert is in exactly one group, so its resource is pushed, never looked up)."""
+# Alerta's "standing" order: the time each counted row has stood (last reception minus creation, in ms).
+LIFE_TIME = {"$multiply": [{"$subtract": ["$lastReceiveTime", "$createTime"]}, "$weight"]}
+TOP10_KINDS = ("count", "flapping", "standing")
+
+
+def top10_stages(group_by: str, kind: str, limit: int) -> Pipeline:
+    """Alerta's top 10 counts each alert once per service (it unwinds ``service``), or, flapping and standing,
+    once per severity change and service; standing orders the groups by the time their alerts stood. Except
+    when grouping by service, that weight is computed per alert instead of unwinding, so that one ``$group``
+    over the alerts does it: fewer rows, and no set of resources to build (each alert is in exactly one group,
+    so its resource is pushed, never looked up). ``limit`` groups are kept (Alerta's ``page-size``)."""
     changes = {"$filter": {"input": "$history", "as": "entry", "cond": {"$eq": ["$$entry.type", "severity"]}}}
-    per_service: Any = {"$size": changes} if flapping else 1
+    per_service: Any = 1 if kind == "count" else {"$size": changes}
+    flapping = kind != "count"
     if group_by == "service":
-        return [{"$set": {"weight": per_service}}, *top10_groups(group_by, "$max" if flapping else "$sum")]
+        return [{"$set": {"weight": per_service}}, *top10_groups(group_by, "$max" if flapping else "$sum", kind, limit)]
     weight = {"$multiply": [{"$size": "$service"}, per_service]}
     stages: Pipeline = [{"$set": {"weight": weight}}]
     duplicates = {"$max": "$duplicateCount"} if flapping else {"$sum": {"$multiply": ["$duplicateCount", "$weight"]}}
@@ -170,21 +179,23 @@ def top10_stages(group_by: str, flapping: bool) -> Pipeline:
         "_id": f"${group_by}",
         "count": {"$sum": "$weight"},
         "duplicateCount": duplicates,
+        "lifeTime": {"$sum": LIFE_TIME},
         "environments": {"$addToSet": "$environment"},  # a handful of environments
-        "services": {"$push": "$service"},  # merged for the ten groups kept only
+        "services": {"$push": "$service"},  # merged for the groups kept only
         "resources": {"$push": {"id": "$_id", "resource": "$resource"}},
     }})
-    return stages + top10_tail(merge_services=True)
+    return stages + top10_tail(kind, limit, merge_services=True)
 
 
-def top10_tail(merge_services: bool = False) -> Pipeline:
+def top10_tail(kind: str, limit: int, merge_services: bool = False) -> Pipeline:
     services: Any = 1
     if merge_services:
         services = {"$reduce": {"input": "$services", "initialValue": [],
                                 "in": {"$setUnion": ["$$value", "$$this"]}}}
+    first = {"lifeTime": -1} if kind == "standing" else {}
     return [
-        {"$sort": {"count": -1, "duplicateCount": -1, "_id": 1}},
-        {"$limit": 10},
+        {"$sort": {**first, "count": -1, "duplicateCount": -1, "_id": 1}},
+        {"$limit": limit},
         {"$project": {"count": 1, "duplicateCount": 1, "environments": 1, "services": services,
                       "resources": {"$slice": ["$resources", TOP_RESOURCES]}}},
     ]
