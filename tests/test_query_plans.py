@@ -94,12 +94,13 @@ def test_top10_weighs_alerts_by_services_without_unwinding() -> None:
     assert not any("$unwind" in stage for stage in stages) and {"$limit": 10} in stages
 
 
-def test_top10_by_service_groups_per_alert_then_per_service() -> None:
+def test_top10_by_service_groups_by_the_whole_list_as_alerta() -> None:
     stages = top10_stages("service", "flapping", 10)
-    assert [next(iter(stage)) for stage in stages[:4]] == ["$set", "$unwind", "$group", "$group"]
-    assert stages[2]["$group"]["_id"] == {"group": "$service", "id": "$_id"}
-    assert stages[3]["$group"]["resources"] == {"$push": {"id": "$_id.id", "resource": "$resource"}}
-    assert stages[3]["$group"]["duplicateCount"] == {"$max": "$duplicateCount"}
+    assert [next(iter(stage)) for stage in stages[:2]] == ["$set", "$group"]
+    group = stages[1]["$group"]
+    assert group["_id"] == "$service"
+    # duplicates are summed over Alerta's rows (one per service and severity change)
+    assert group["duplicateCount"] == {"$sum": {"$multiply": ["$duplicateCount", "$weight"]}}
 
 
 def test_top10_standing_ranks_groups_by_the_time_they_stood() -> None:
