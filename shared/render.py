@@ -69,8 +69,10 @@ def with_href(body: dict[str, Any], base_url: str, kind: str) -> dict[str, Any]:
 
 
 def listed_alert(doc: dict[str, Any], base_url: str, *, history: bool, raw_data: bool) -> dict[str, Any]:
-    """An alert of ``GET /alerts``: history only when asked for (``show-history``), raw data likewise."""
+    """An alert of ``GET /alerts``: history only when asked for (``show-history``; otherwise an empty list, as
+    Alerta lists it), raw data likewise."""
     body = with_href(alert_body(doc, history=history), base_url, "alert")
+    body.setdefault("history", [])
     if not raw_data:
         body["rawData"] = None
     return body

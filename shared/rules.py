@@ -111,6 +111,12 @@ def _statuses(doc: dict[str, Any]) -> tuple[str, str | None]:
     return doc["status"], previous
 
 
+def own_correlate(event: str, correlate: list[str]) -> list[str]:
+    """A correlate list names the alert's own event too (as Alerta keeps it): appended when missing. An empty
+    list stays empty (the alert correlates with nothing)."""
+    return [*correlate, event] if correlate and event not in correlate else list(correlate)
+
+
 def create(alert: dict[str, Any], now: datetime, history_limit: int) -> dict[str, Any]:
     status = next_status(
         severity=alert["severity"], previous_severity=None, incoming_status=alert["status"],
@@ -122,6 +128,7 @@ def create(alert: dict[str, Any], now: datetime, history_limit: int) -> dict[str
     )}
     doc.update(
         _id=alert["id"],
+        correlate=own_correlate(alert["event"], alert["correlate"]),
         status=status,
         severityCode=severity_code(alert["severity"]),
         duplicateCount=0,

@@ -102,7 +102,7 @@ class AlertSchema(_Body):
             "status": data.get("status") or None,
             "service": data.get("service") or [],
             "group": data.get("group") or "Misc",
-            "value": data.get("value") or "n/a",
+            "value": data.get("value"),  # Alerta: null when not sent
             "text": data.get("text") or "",
             "tags": data.get("tags") or [],
             "attributes": data.get("attributes") or {},
@@ -110,7 +110,7 @@ class AlertSchema(_Body):
             "type": data.get("type") or "exceptionAlert",
             "createTime": data.get("createTime"),
             "timeout": timeout,
-            "rawData": data.get("rawData") if data.get("rawData") is not None else "",
+            "rawData": data.get("rawData"),
         }
 
 

@@ -27,6 +27,7 @@ class Vocabulary:
     default_sort: tuple[tuple[str, int], ...] = ()
     tiebreak: str | None = None
     storage_names: dict[str, str] = field(default_factory=dict)  # API name → stored name
+    aliases: dict[str, str] = field(default_factory=dict)  # filter name → the field it filters
 
 
 ALERT_FIELDS = Vocabulary(
@@ -46,6 +47,8 @@ ALERT_FIELDS = Vocabulary(
     tiebreak="lastReceiveTime",
     # Severity sorts by its stored order (most severe first), never alphabetically.
     storage_names={"id": "_id", "severity": "severityCode"},
+    # Alerta 9.1 filters one tag with ``tag=`` (and ``tag!=``); v3's ``tags=`` is kept.
+    aliases={"tag": "tags"},
 )
 HEARTBEAT_FIELDS = Vocabulary(
     strings=frozenset({"origin", "tags", "type", "customer"}),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.query.pipelines import (
+    LIFE_TIME,
     Counts,
     by_severity_then_time,
     match_stages,
@@ -85,7 +86,7 @@ def test_only_severity_then_time_is_read_by_slices() -> None:
 
 
 def test_top10_weighs_alerts_by_services_without_unwinding() -> None:
-    stages = top10_stages("event", flapping=False)
+    stages = top10_stages("event", "count", 10)
     assert stages[0] == {"$set": {"weight": {"$multiply": [{"$size": "$service"}, 1]}}}
     group = stages[1]["$group"]
     assert group["_id"] == "$event" and group["count"] == {"$sum": "$weight"}
@@ -93,9 +94,17 @@ def test_top10_weighs_alerts_by_services_without_unwinding() -> None:
     assert not any("$unwind" in stage for stage in stages) and {"$limit": 10} in stages
 
 
-def test_top10_by_service_groups_per_alert_then_per_service() -> None:
-    stages = top10_stages("service", flapping=True)
-    assert [next(iter(stage)) for stage in stages[:4]] == ["$set", "$unwind", "$group", "$group"]
-    assert stages[2]["$group"]["_id"] == {"group": "$service", "id": "$_id"}
-    assert stages[3]["$group"]["resources"] == {"$push": {"id": "$_id.id", "resource": "$resource"}}
-    assert stages[3]["$group"]["duplicateCount"] == {"$max": "$duplicateCount"}
+def test_top10_by_service_groups_by_the_whole_list_as_alerta() -> None:
+    stages = top10_stages("service", "flapping", 10)
+    assert [next(iter(stage)) for stage in stages[:2]] == ["$set", "$group"]
+    group = stages[1]["$group"]
+    assert group["_id"] == "$service"
+    # duplicates are summed over Alerta's rows (one per service and severity change)
+    assert group["duplicateCount"] == {"$sum": {"$multiply": ["$duplicateCount", "$weight"]}}
+
+
+def test_top10_standing_ranks_groups_by_the_time_they_stood() -> None:
+    stages = top10_stages("event", "standing", 50)
+    assert stages[1]["$group"]["lifeTime"] == {"$sum": LIFE_TIME}
+    assert {"$sort": {"lifeTime": -1, "count": -1, "duplicateCount": -1, "_id": 1}} in stages
+    assert {"$limit": 50} in stages and "lifeTime" not in stages[-1]["$project"]

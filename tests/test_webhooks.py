@@ -111,17 +111,17 @@ async def test_alertmanager_firing_opens_and_resolved_closes(stack: Stack) -> No
     firing = alertmanager(am_alert(labels={"instance": host}),
                           am_alert(labels={"instance": host, "alertname": "DiskFull", "severity": "major"}))
     status, body = await stack.request("POST", f"/webhooks/prometheus?api-key={ADMIN_KEY}", firing, auth=False)
-    assert status == 201, body
-    down, disk = body["alerts"]
+    assert status == 201 and set(body) == {"status", "ids"}, body  # several alerts: their ids, as Alerta
+    down, disk = [await fetch(stack, ident) for ident in body["ids"]]
     assert (down["resource"], down["event"], down["severity"], down["status"]) == (host, "InstanceDown",
                                                                                  "critical", "open")
     assert (disk["event"], disk["severity"], disk["service"]) == ("DiskFull", "major", ["node"])
-    assert down["href"].endswith(f"/alert/{down['id']}") and body["ids"] == [down["id"], disk["id"]]
     resolved = alertmanager(am_alert("resolved", labels={"instance": host}, ends="2024-05-01T10:05:00Z"),
                             status="resolved")
     status, body = await stack.request("POST", "/api/webhooks/prometheus", resolved)
     assert status == 201, body
-    assert body["alerts"][0]["id"] == down["id"]
+    assert body["id"] == body["alert"]["id"] == down["id"]  # one alert: answered as POST /alert answers
+    assert body["alert"]["href"].endswith(f"/api/alert/{down['id']}")
     doc = await fetch(stack, down["id"])
     assert (doc["status"], doc["severity"], doc["previousSeverity"]) == ("closed", "normal", "critical")
     assert (await fetch(stack, disk["id"]))["status"] == "open"
@@ -136,9 +136,11 @@ async def test_alertmanager_batch_is_refused_whole(stack: Stack) -> None:
                            am_alert(labels={"instance": host, "environment": "Staging"}))
     status, body = await stack.request("POST", "/webhooks/prometheus", staging)
     assert status == 403 and "alerts[1]" in body["message"] and "[POLICY]" in body["message"]
-    for raw in (b"[]", b"nope", json.dumps({"version": "4", "alerts": []}).encode()):
+    for raw in (b"[]", b"nope", json.dumps({"version": "4"}).encode()):
         status, body = await stack.request("POST", "/webhooks/prometheus", raw=raw)
         assert status == 400 and body["status"] == "error"
+    status, body = await stack.request("POST", "/webhooks/prometheus", {"version": "4", "alerts": []})
+    assert (status, body) == (201, {"status": "ok", "ids": []})  # as Alerta: nothing to do
     assert await stack.store.alerts.find_one({"resource": host}) is None  # nothing was published
 
 

@@ -157,7 +157,7 @@ def test_unknown_severity_label_warns_and_stays_visible() -> None:
     ("nope", "body"),
     ({"version": "3", "alerts": [am_alert()]}, "version"),
     ({"version": "4"}, "alerts"),
-    ({"version": "4", "alerts": []}, "alerts"),
+    ({"version": "4", "alerts": {}}, "alerts"),
     (alertmanager(am_alert(), {"labels": {"instance": "x"}}), "alerts[1].labels.alertname"),
     (alertmanager(am_alert(status="pending")), "alerts[0].status"),
     (alertmanager(am_alert(starts="yesterday")), "alerts[0].startsAt"),
@@ -169,6 +169,10 @@ def test_malformed_alertmanager_bodies_name_the_alert(body: object, field: str) 
     with pytest.raises(BadInput) as caught:
         alertmanager_alerts(body)
     assert field in caught.value.message
+
+
+def test_an_alertmanager_body_without_alerts_is_nothing_to_do() -> None:
+    assert alertmanager_alerts({"version": "4", "alerts": []}) == []  # answered 201, as Alerta does
 
 
 # -- the PagerDuty filter and the Events API mapping -----------------------------------------------------

@@ -10,11 +10,13 @@ from aiohttp import web
 from shared.auth import hash_key, key_document, new_key
 from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response, read_json
+from shared.paging import check_page, listed, page_keys
 from shared.schemas import KEY_BODY, USER_BODY, load_body
 from shared.store.accounts import AlreadyExists
 
 from .auth import PRINCIPAL
-from .keys import ACCOUNTS, KEYRING
+from .commands import method_override
+from .keys import ACCOUNTS, KEYRING, SETTINGS
 from .views import require
 
 
@@ -36,11 +38,28 @@ def user_body(doc: dict[str, Any]) -> dict[str, Any]:
     return {"user": doc["user"], "sponsor": doc.get("sponsor"), "createTime": _iso(doc.get("createTime"))}
 
 
+def number(request: web.Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= maximum:
+        raise ApiError(400, f"{name} must be an integer between 1 and {maximum}, got {raw[:80]!r}")
+    return int(raw)
+
+
+def one_page(request: web.Request, name: str, items: list[Any], **extra: Any) -> web.Response:
+    """A listing of users or keys as Alerta pages it (``page``, ``page-size``; 416 past the last page)."""
+    page = number(request, "page", 1, 10**9)
+    size = number(request, "page-size", request.app[SETTINGS].query.default_page_size, 1000)
+    check_page(page, size, len(items))
+    shown = items[(page - 1) * size:page * size]
+    return json_response(listed(name, shown, **page_keys(len(items), page, size), **extra))
+
+
 async def list_users(request: web.Request) -> web.Response:
     require(request, "admin")
     users = [user_body(doc) for doc in await request.app[ACCOUNTS].list_users()]
-    return json_response({"status": "ok", "total": len(users), "users": users, "domains": [],
-                          "time": _iso(datetime.now(UTC))})
+    return one_page(request, "users", users, domains=[], time=_iso(datetime.now(UTC)))
 
 
 async def create_user(request: web.Request) -> web.Response:
@@ -67,7 +86,7 @@ async def list_keys(request: web.Request) -> web.Response:
     user = request.match_info.get("user")
     base = base_url(request, api_prefix=True)
     keys = [key_body(doc, base) for doc in await request.app[ACCOUNTS].list_keys(user)]
-    return json_response({"status": "ok", "total": len(keys), "keys": keys, "time": _iso(datetime.now(UTC))})
+    return one_page(request, "keys", keys, time=_iso(datetime.now(UTC)))
 
 
 async def create_key(request: web.Request) -> web.Response:
@@ -100,8 +119,10 @@ ADMIN_ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/users", list_users),
     ("POST", "/user", create_user),
     ("DELETE", "/user/{user}", delete_user),
+    ("POST", "/user/{user}", method_override(delete_user)),  # v3: {"_method": "delete"}
     ("GET", "/keys", list_keys),
     ("GET", "/keys/{user}", list_keys),
     ("POST", "/key", create_key),
     ("DELETE", "/key/{key:.+}", delete_key),
+    ("POST", "/key/{key:.+}", method_override(delete_key)),
 ]

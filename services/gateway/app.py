@@ -12,8 +12,9 @@ from aiohttp import web
 
 from shared.auth import KeyRing
 from shared.backlog import publisher
-from shared.http import Probes, add_ops_routes, add_routes, make_middlewares
+from shared.http import ApiError, Probes, add_ops_routes, add_routes, make_middlewares
 from shared.metrics import Metrics
+from shared.routes import READ_PATHS
 from shared.settings import Settings
 from shared.store import open_store
 from shared.store.accounts import Accounts
@@ -90,6 +91,24 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app.on_shutdown.append(release_callers)
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES + OPENAPI_ROUTES)
     add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
-    # Every other GET is a read: the query service answers it.
+    # Every other GET is a read: the query service answers it (the known reads are named, so that another method
+    # on their paths is a 405). Any other method on a path no route serves is a 404 (as in Alerta), not the 405
+    # the GET catch-all would make of it.
+    add_routes(app, [("GET", path, forward) for path in READ_PATHS])
     app.router.add_route("GET", "/{tail:.*}", forward)
+    app.router.add_route("*", "/{tail:.*}", unknown_route)
     return app
+
+
+async def unknown_route(request: web.Request) -> web.StreamResponse:
+    """A method no route of this path takes: 405 with ``Allow`` where some route serves the path with other
+    methods, else 404."""
+    catch_all = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not catch_all:
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise ApiError(405, f"method {request.method} is not allowed here; use {', '.join(sorted(allowed))}",
+                       headers={"Allow": ", ".join(sorted(allowed))})
+    raise ApiError(404, "not found")

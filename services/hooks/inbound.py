@@ -159,7 +159,15 @@ async def prometheus(request: web.Request) -> web.Response:
                               "message": "alerts accepted for processing"}, status=202)
     base = base_url(request, api_prefix=True)
     bodies = [with_href(reply.body["alert"], base, "alert") for reply in replies]
-    return json_response({"status": "ok", "ids": [body["id"] for body in bodies], "alerts": bodies}, status=201)
+    return json_response(processed_answer(bodies), status=201)
+
+
+def processed_answer(bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Alerta's answer to a webhook's processed alerts: one alert as ``POST /alert`` answers it, several (or none)
+    as their ids."""
+    if len(bodies) == 1:
+        return {"status": "ok", "id": bodies[0]["id"], "alert": bodies[0]}
+    return {"status": "ok", "ids": [body["id"] for body in bodies]}
 
 
 HOOK_ROUTES: list[tuple[str, str, Handler]] = [

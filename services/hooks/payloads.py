@@ -249,8 +249,8 @@ def alertmanager_alerts(body: Any) -> list[tuple[dict[str, Any], dict[str, Any]]
         raise BadInput(f"unsupported Alertmanager webhook version {body.get('version')!r}; 4 is supported",
                        {"version": "must be 4"})
     alerts = body.get("alerts")
-    if not isinstance(alerts, list) or not alerts:
-        raise BadInput("no alerts in Alertmanager webhook payload", {"alerts": "must be a non-empty list"})
+    if not isinstance(alerts, list):  # an empty list is answered 201 with no ids, as Alerta does
+        raise BadInput("no alerts in Alertmanager webhook payload", {"alerts": "must be a list"})
     results, errors = [], {}
     for index, item in enumerate(alerts):
         path = f"alerts[{index}]"

@@ -160,6 +160,7 @@ def field_condition(name: str, values: list[str], vocabulary: Vocabulary) -> tup
     """One ``field=...`` / ``field!=...`` parameter (all its repeats) → ``(stored field, condition)``."""
     negate = name.endswith("!")
     base = name[:-1] if negate else name
+    base = vocabulary.aliases.get(base, base)
     stored = field_name(base, vocabulary, name)
     for value in values:
         check_text(value, name)

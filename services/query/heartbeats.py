@@ -8,6 +8,7 @@ from aiohttp import web
 
 from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response
+from shared.paging import listed
 from shared.render import heartbeat_body, with_href
 
 from .filters import parse_heartbeat_query
@@ -37,7 +38,7 @@ async def get_heartbeats(request: web.Request) -> web.Response:
     base = base_url(request)
     latency = settings.rules.heartbeat_max_latency_ms
     shown = [with_href(heartbeat_body(doc, latency, now), base, "heartbeat") for doc in docs]
-    return json_response({"status": "ok", **paged(total, query), "heartbeats": shown, "time": isoformat(now)})
+    return json_response(listed("heartbeats", shown, **paged(total, query), time=isoformat(now)))
 
 
 HEARTBEAT_ROUTES: list[tuple[str, str, Handler]] = [

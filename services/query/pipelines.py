@@ -129,62 +129,39 @@ def fold_counts(rows: Iterable[Mapping[str, Any]], keys: tuple[str, ...]) -> lis
     return out
 
 
-def top10_groups(group_by: str, duplicates: str) -> Pipeline:
-    """Top 10 by ``service``: per (service, alert) over the unwound services, then per service.
-
-    SecantusDB: its ``$addToSet`` checks membership by scanning the list, so a set of n resources costs
-    n²/2 comparisons (minutes for a popular service at a million alerts). Grouping by alert first makes every
-    resource unique, so the second step can ``$push`` it.
-    """
-    per_alert = {
-        "_id": {"group": f"${group_by}", "id": "$_id"},
-        "count": {"$sum": "$weight"},
-        "duplicateCount": {duplicates: "$duplicateCount"},
-        "resource": {"$first": "$resource"},
-        "environment": {"$first": "$environment"},
-    }
-    per_group = {
-        "_id": "$_id.group",
-        "count": {"$sum": "$count"},
-        "duplicateCount": {duplicates: "$duplicateCount"},
-        "environments": {"$addToSet": "$environment"},  # a handful of environments
-        "services": {"$addToSet": "$_id.group"},
-        "resources": {"$push": {"id": "$_id.id", "resource": "$resource"}},
-    }
-    return [{"$unwind": "$service"}, {"$group": per_alert}, {"$group": per_group}, *top10_tail()]
+# Alerta's "standing" order: the time each counted row has stood (last reception minus creation, in ms).
+LIFE_TIME = {"$multiply": [{"$subtract": ["$lastReceiveTime", "$createTime"]}, "$weight"]}
 
 
-def top10_stages(group_by: str, flapping: bool) -> Pipeline:
-    """Alerta's top 10 counts each alert once per service (it unwinds ``service``), or, flapping, once per
-    severity change and service. Except when grouping by service, that weight is computed per alert instead
-    of unwinding, so that one ``$group`` over the alerts does it: fewer rows, and no set of resources to
-    build (each alert is in exactly one group, so its resource is pushed, never looked up)."""
+def top10_stages(group_by: str, kind: str, limit: int) -> Pipeline:
+    """Alerta's top n groups by the stored value of ``group_by`` (``service`` groups by the whole list, as Alerta
+    does). Alerta counts a row per service of each alert (it unwinds ``service``) or, flapping and standing, per
+    severity change and service, and sums the alerts' duplicate counts over those rows; standing ranks the groups
+    by the time their rows stood. That weight is computed per alert instead of unwinding, so that one ``$group``
+    over the alerts does it: fewer rows, and no set of resources to build (each alert is in exactly one group, so
+    its resource is pushed, never looked up). ``limit`` groups are kept (Alerta's ``page-size``)."""
     changes = {"$filter": {"input": "$history", "as": "entry", "cond": {"$eq": ["$$entry.type", "severity"]}}}
-    per_service: Any = {"$size": changes} if flapping else 1
-    if group_by == "service":
-        return [{"$set": {"weight": per_service}}, *top10_groups(group_by, "$max" if flapping else "$sum")]
+    per_service: Any = 1 if kind == "count" else {"$size": changes}
     weight = {"$multiply": [{"$size": "$service"}, per_service]}
     stages: Pipeline = [{"$set": {"weight": weight}}]
-    duplicates = {"$max": "$duplicateCount"} if flapping else {"$sum": {"$multiply": ["$duplicateCount", "$weight"]}}
     stages.append({"$group": {
         "_id": f"${group_by}",
         "count": {"$sum": "$weight"},
-        "duplicateCount": duplicates,
+        "duplicateCount": {"$sum": {"$multiply": ["$duplicateCount", "$weight"]}},
+        "lifeTime": {"$sum": LIFE_TIME},
         "environments": {"$addToSet": "$environment"},  # a handful of environments
-        "services": {"$push": "$service"},  # merged for the ten groups kept only
+        "services": {"$push": "$service"},  # merged for the groups kept only
         "resources": {"$push": {"id": "$_id", "resource": "$resource"}},
     }})
-    return stages + top10_tail(merge_services=True)
+    return stages + top10_tail(kind, limit)
 
 
-def top10_tail(merge_services: bool = False) -> Pipeline:
-    services: Any = 1
-    if merge_services:
-        services = {"$reduce": {"input": "$services", "initialValue": [],
-                                "in": {"$setUnion": ["$$value", "$$this"]}}}
+def top10_tail(kind: str, limit: int) -> Pipeline:
+    services = {"$reduce": {"input": "$services", "initialValue": [], "in": {"$setUnion": ["$$value", "$$this"]}}}
+    first = {"lifeTime": -1} if kind == "standing" else {}
     return [
-        {"$sort": {"count": -1, "duplicateCount": -1, "_id": 1}},
-        {"$limit": 10},
+        {"$sort": {**first, "count": -1, "duplicateCount": -1, "_id": 1}},
+        {"$limit": limit},
         {"$project": {"count": 1, "duplicateCount": 1, "environments": 1, "services": services,
                       "resources": {"$slice": ["$resources", TOP_RESOURCES]}}},
     ]

@@ -148,23 +148,26 @@ class AlertQueries:
                 return docs
         return await self.run(page_pipeline(flt, sort, 0, limit, projection))
 
-    async def top10(self, flt: dict[str, Any], group_by: str, *, flapping: bool = False) -> list[dict[str, Any]]:
-        """Alerta's top 10: one row per ``group_by`` value with counts and the sets of environments,
-        services and resources; alerts without a service are not counted, an alert with k services counts
-        k times (as in Alerta). ``flapping`` counts severity changes instead of alerts. By event (the default)
-        it comes from the counters when the filter allows; the resources are then a sample (see
-        ``counter_keys``)."""
-        rows = await self.counters.top10(flt) if group_by == "event" and not flapping else None
+    async def top10(
+        self, flt: dict[str, Any], group_by: str, *, kind: str = "count", limit: int = 10,
+    ) -> list[dict[str, Any]]:
+        """Alerta's top n (``limit`` groups): one row per ``group_by`` value with counts and the sets of
+        environments, services and resources; alerts without a service are not counted, an alert with k services
+        counts k times (as in Alerta). ``flapping`` and ``standing`` count severity changes instead of alerts
+        (standing ranks by the time the alerts stood). By event (the default) the count comes from the counters
+        when the filter allows; the resources are then a sample (see ``counter_keys``)."""
+        use_counters = group_by == "event" and kind == "count"
+        rows = await self.counters.top10(flt, limit) if use_counters else None
         if rows is not None:
             for row in rows:
                 row[group_by] = row.pop("_id")
             return rows
         # Alerts without a service are not counted (Alerta unwinds the services); only alerts that ever
-        # changed severity can flap.
+        # changed severity can flap (or stand).
         having: dict[str, Any] = {"service.0": {"$exists": True}}
-        if flapping:
+        if kind != "count":
             having["history.type"] = "severity"
-        stages = [*match_stages(flt, having), *top10_stages(group_by, flapping)]
+        stages = [*match_stages(flt, having), *top10_stages(group_by, kind, limit)]
         rows = await self.run(stages, allowDiskUse=True)
         for row in rows:
             row[group_by] = row.pop("_id")

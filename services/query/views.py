@@ -9,6 +9,7 @@ from aiohttp import web
 
 from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response
+from shared.paging import check_page, listed, page_keys
 from shared.render import alert_body, history_record, listed_alert, top10_row, with_href
 
 from .filters import Query, parse_alert_query
@@ -25,15 +26,10 @@ def repository(request: web.Request) -> AlertQueries:
 
 
 def paged(total: int, query: Query) -> dict[str, Any]:
-    """Today's Alerta paging: ``total`` counts every match, ``pages`` is 0 when nothing matches."""
-    pages = (total + query.page_size - 1) // query.page_size
-    return {
-        "total": total,
-        "page": query.page,
-        "pageSize": query.page_size,
-        "pages": pages,
-        "more": total > query.page * query.page_size,
-    }
+    """Today's Alerta paging (``total`` counts every match, ``pages`` is 0 when nothing matches); a page past the
+    last is a 416."""
+    check_page(query.page, query.page_size, total)
+    return page_keys(total, query.page, query.page_size)
 
 
 def now_iso() -> str:
@@ -58,11 +54,9 @@ async def get_alerts(request: web.Request) -> web.Response:
     )
     base = base_url(request)
     times = [doc["lastReceiveTime"] for doc in docs if isinstance(doc.get("lastReceiveTime"), datetime)]
+    alerts = [listed_alert(doc, base, history=query.show_history, raw_data=query.show_raw_data) for doc in docs]
     return json_response({
-        "status": "ok",
-        **paged(counts.total, query),
-        "alerts": [listed_alert(doc, base, history=query.show_history, raw_data=query.show_raw_data)
-                   for doc in docs],
+        **listed("alerts", alerts, **paged(counts.total, query)),
         "severityCounts": counts.severity,
         "statusCounts": counts.status,
         # Clients poll with from-date=<lastTime>: the newest alert they have seen.
@@ -75,22 +69,35 @@ async def get_count(request: web.Request) -> web.Response:
     counts = await repository(request).counts(alert_query(request).filter)
     return json_response({
         "status": "ok", "total": counts.total, "severityCounts": counts.severity, "statusCounts": counts.status,
+        "autoRefresh": True,
     })
 
 
-async def top10(request: web.Request, flapping: bool) -> web.Response:
+V3_TOP = 10  # v3's /alerts/top10 lists ten groups unless a page size is given
+
+
+async def top10(request: web.Request, kind: str) -> web.Response:
+    """Alerta's top n: ``page-size`` groups (v3's ``/alerts/top10``: 10), on one page (any other page is 416)."""
     query = alert_query(request)
-    rows = await repository(request).top10(query.filter, query.group_by, flapping=flapping)
+    check_page(query.page, query.page_size, 1)
+    v3 = request.path.rstrip("/").endswith("/top10") and not {"page-size", "limit"} & request.query.keys()
+    limit = V3_TOP if v3 else query.page_size
+    rows = await repository(request).top10(query.filter, query.group_by, kind=kind, limit=limit)
     base = base_url(request)
-    return json_response({"status": "ok", "total": len(rows), "top10": [top10_row(row, base) for row in rows]})
+    shown = [top10_row(row, base) for row in rows]
+    return json_response(listed("top10", shown, total=len(shown)))
 
 
 async def get_top10(request: web.Request) -> web.Response:
-    return await top10(request, flapping=False)
+    return await top10(request, "count")
 
 
 async def get_top10_flapping(request: web.Request) -> web.Response:
-    return await top10(request, flapping=True)
+    return await top10(request, "flapping")
+
+
+async def get_top10_standing(request: web.Request) -> web.Response:
+    return await top10(request, "standing")
 
 
 async def get_history(request: web.Request) -> web.Response:
@@ -99,34 +106,34 @@ async def get_history(request: web.Request) -> web.Response:
     docs = await repository(request).history(query.filter, query.skip, query.page_size)
     base = base_url(request)
     records = [history_record(doc, base) for doc in docs]
-    return json_response({
-        "status": "ok",
-        "total": len(records),
-        "page": query.page,
-        "pageSize": query.page_size,
-        "history": records,
-        "lastTime": records[0]["updateTime"] if records else now_iso(),
-    })
+    return json_response(listed(
+        "history", records, total=len(records), page=query.page, pageSize=query.page_size,
+        lastTime=records[0]["updateTime"] if records else now_iso(),
+    ))
 
 
 async def get_environments(request: web.Request) -> web.Response:
-    rows = await repository(request).environments(alert_query(request).filter)
-    return json_response({"status": "ok", "total": len(rows), "environments": rows})
+    """Alerta pages the environments (a page past the last is 416); the other aggregates are one list."""
+    query = alert_query(request)
+    rows = await repository(request).environments(query.filter)
+    paging = paged(len(rows), query)
+    page = rows[query.skip:query.skip + query.page_size]
+    return json_response(listed("environments", page, **paging))
 
 
 async def get_services(request: web.Request) -> web.Response:
     rows = await repository(request).services(alert_query(request).filter)
-    return json_response({"status": "ok", "total": len(rows), "services": rows})
+    return json_response(listed("services", rows, total=len(rows)))
 
 
 async def get_groups(request: web.Request) -> web.Response:
     rows = await repository(request).groups(alert_query(request).filter)
-    return json_response({"status": "ok", "total": len(rows), "groups": rows})
+    return json_response(listed("groups", rows, total=len(rows)))
 
 
 async def get_tags(request: web.Request) -> web.Response:
     rows = await repository(request).tags(alert_query(request).filter)
-    return json_response({"status": "ok", "total": len(rows), "tags": rows})
+    return json_response(listed("tags", rows, total=len(rows)))
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -136,6 +143,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/alerts/top10", get_top10),
     ("GET", "/alerts/top10/count", get_top10),
     ("GET", "/alerts/top10/flapping", get_top10_flapping),
+    ("GET", "/alerts/topn/count", get_top10),
+    ("GET", "/alerts/topn/flapping", get_top10_flapping),
+    ("GET", "/alerts/topn/standing", get_top10_standing),
     ("GET", "/alerts/history", get_history),
     ("GET", "/environments", get_environments),
     ("GET", "/services", get_services),

@@ -249,8 +249,8 @@ class Counters:
 
     @timed
     @time_limited
-    async def top10(self, flt: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        """Alerta's top 10 by event from the counters (rows as ``AlertQueries.top10`` builds them); None when
+    async def top10(self, flt: Mapping[str, Any], limit: int = 10) -> list[dict[str, Any]] | None:
+        """Alerta's top ``limit`` by event from the counters (rows as ``AlertQueries.top10`` builds them); None when
         the filter needs another field than environment and status (or the counters are not built)."""
         match = key_filter(flt, EVENT_FIELDS)
         if match is None or not await self.built():
@@ -266,7 +266,7 @@ class Counters:
                     group["count"] += row["n"]
                     group["duplicateCount"] += row["d"]
                     group["environments"].add(row["environment"])
-        top = sorted(groups.values(), key=lambda g: (-g["count"], -g["duplicateCount"], g["_id"]))[:10]
+        top = sorted(groups.values(), key=lambda g: (-g["count"], -g["duplicateCount"], g["_id"]))[:limit]
         await self._details(flt, match, top)
         return top
 
