@@ -28,7 +28,7 @@ class NoteBody(_Body):
     def _text(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         text = data.get("text") or data.get("note")
         if not text:
-            raise ValidationError("must supply 'note' text", "text")
+            raise ValidationError("must supply 'note' text", "_schema")  # Alerta's words, which name both fields
         return {"text": text}
 
 
@@ -53,14 +53,17 @@ class AttributesBody(_Body):
     """``PUT /alert/{id}/attributes`` (what ``alerta update`` sends): ``{"attributes": {...}}``, merged into the
     alert's; a null value deletes the key."""
 
-    attributes = _attributes_field(required=True, allow_none=True,
-                                   error_messages={"required": NO_ATTRIBUTES})
+    attributes = _attributes_field(load_default=None, allow_none=True)
 
     @validates("attributes")
     def _attributes(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
-        if not value:
-            raise ValidationError(NO_ATTRIBUTES)
         check_attributes(value)
+
+    @post_load
+    def _needed(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if not data.get("attributes"):
+            raise ValidationError(NO_ATTRIBUTES, "_schema")  # Alerta's words, naming the field
+        return data
 
 
 NOTE_BODY = NoteBody()
