@@ -164,8 +164,10 @@ class Hostile:
             return Request("PUT", f"/alert/{target}/action",
                            self.body({"action": "ack"}, ["action", "text", "timeout"]), headers, kind="action")
         if choice == 7:
-            return Request("PUT", f"/alert/{target}/{r.choice(['tag', 'untag'])}",
-                           self.body({"tags": ["a"]}, ["tags"]), headers, kind="tag")
+            route = r.choice(["tag", "untag", "note", "attributes"])
+            base = {"note": {"text": "n"}, "attributes": {"attributes": {"a": 1}}}.get(route, {"tags": ["a"]})
+            return Request("PUT", f"/alert/{target}/{route}", self.body(base, [*base, "note"]), headers,
+                           kind="tag" if route == "untag" else route)
         if choice == 8:
             return Request("POST", "/key", self.body({"scopes": ["read"]}, ["user", "text", "scopes", "expireTime",
                                                                              "key"]), headers, kind="key")
