@@ -255,6 +255,10 @@ async def test_attribute_update_merges_and_null_deletes(stack: Stack) -> None:
     assert (await fetch(stack, alert_id))["attributes"] == {"c": "3", "d": {"n": 1}}
     status, listed = await stack.request("GET", f"/alerts?attributes.c=3&id={alert_id}")
     assert status == 200 and listed["total"] == 1
+    # Deleting every key is a success too (Alerta answers 500 "failed to update attributes").
+    body = {"attributes": {"c": None, "d": None}}
+    assert await stack.request("PUT", f"/alert/{alert_id}/attributes", body) == (200, {"status": "ok"})
+    assert (await fetch(stack, alert_id))["attributes"] == {}
 
 
 @pytest.mark.parametrize(("body", "words"), [
