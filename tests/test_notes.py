@@ -299,3 +299,12 @@ async def test_write_routes_need_the_write_scope(stack: Stack) -> None:
     assert status == 200 and body["notes"] == [note]
     assert (await stack.request("GET", f"/alert/{alert_id}/notes", auth=False))[0] == 401
     assert (await stack.request("POST", f"/alert/{alert_id}/attributes", {"attributes": {"a": 1}}))[0] == 405
+
+
+async def test_bodies_over_the_size_limit_are_413(stack: Stack) -> None:
+    alert_id = await created(stack)
+    note = await add_note(stack, alert_id, "kept")
+    raw = json.dumps({"text": "x" * stack.settings.max_body_bytes}).encode()
+    for path in (f"/alert/{alert_id}/note", f"/alert/{alert_id}/note/{note['id']}", f"/alert/{alert_id}/attributes"):
+        assert_error(*await stack.request("PUT", path, raw=raw), 413)
+    assert await notes(stack, alert_id) == [note]
