@@ -165,8 +165,10 @@ class Hostile:
                            self.body({"action": "ack"}, ["action", "text", "timeout"]), headers, kind="action")
         if choice == 7:
             route = r.choice(["tag", "untag", "note", "attributes"])
-            base = {"note": {"text": "n"}, "attributes": {"attributes": {"a": 1}}}.get(route, {"tags": ["a"]})
-            return Request("PUT", f"/alert/{target}/{route}", self.body(base, [*base, "note"]), headers,
+            bodies: dict[str, dict[str, Any]] = {"note": {"text": "n"}, "attributes": {"attributes": {"a": 1}}}
+            valid = bodies.get(route, {"tags": ["a"]})
+            fuzzed = ["text", "note"] if route == "note" else list(valid)
+            return Request("PUT", f"/alert/{target}/{route}", self.body(valid, fuzzed), headers,
                            kind="tag" if route == "untag" else route)
         if choice == 8:
             return Request("POST", "/key", self.body({"scopes": ["read"]}, ["user", "text", "scopes", "expireTime",
