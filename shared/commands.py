@@ -13,11 +13,14 @@ from .severity import ACK, SHELVED, action_transition, severity_code
 
 STATUS, ACTION, TAG, UNTAG, DELETE = "status", "action", "tag", "untag", "delete"
 DELETE_HEARTBEAT = "delete-heartbeat"
-OPERATIONS = (STATUS, ACTION, TAG, UNTAG, DELETE, DELETE_HEARTBEAT)
+# Notes and attribute updates: applied by shared/notes.py, in the same order and write as the commands above.
+NOTE, NOTE_UPDATE, NOTE_DELETE, ATTRIBUTES = "note", "note-update", "note-delete", "attributes"
+NOTE_OPERATIONS = (NOTE, NOTE_UPDATE, NOTE_DELETE, ATTRIBUTES)
+OPERATIONS = (STATUS, ACTION, TAG, UNTAG, DELETE, DELETE_HEARTBEAT, *NOTE_OPERATIONS)
 UNDO = {"unack": "ack", "unshelve": "shelve"}
 
 
-def _entry(doc: dict[str, Any], *, kind: str, severity: str, status: str, text: str, at: datetime,
+def history_entry(doc: dict[str, Any], *, kind: str, severity: str, status: str, text: str, at: datetime,
            user: str | None, timeout: int | None, receive_id: str) -> dict[str, Any]:
     return {
         "id": receive_id, "event": doc["event"], "severity": severity, "status": status, "value": doc.get("value"),
@@ -25,7 +28,7 @@ def _entry(doc: dict[str, Any], *, kind: str, severity: str, status: str, text: 
     }
 
 
-def _history(doc: dict[str, Any], entry: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+def with_entry(doc: dict[str, Any], entry: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     return bounded_history([*(doc.get("history") or []), entry], limit)
 
 
@@ -44,10 +47,11 @@ def status_before(doc: dict[str, Any], action: str) -> str | None:
 
 def set_status(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: int) -> dict[str, Any]:
     timeout = cmd.get("timeout") or doc.get("timeout")
-    entry = _entry(doc, kind="status", severity=doc["severity"], status=cmd["status"], text=cmd.get("text") or "",
-                   at=now, user=cmd.get("user"), timeout=timeout, receive_id=doc["_id"])
+    entry = history_entry(doc, kind="status", severity=doc["severity"], status=cmd["status"],
+                          text=cmd.get("text") or "", at=now, user=cmd.get("user"), timeout=timeout,
+                          receive_id=doc["_id"])
     new = {**doc, "status": cmd["status"], "timeout": timeout, "updateTime": now,
-           "history": _history(doc, entry, limit)}
+           "history": with_entry(doc, entry, limit)}
     # Optional tags land with the status in one write (the PagerDuty webhook's ``incident=#N``).
     return tag(new, cmd) if cmd.get("tags") else new
 
@@ -63,10 +67,10 @@ def take_action(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: 
     timeout = cmd.get("timeout") or doc.get("timeout")
     kind = action if action in ("open", "assign", "ack", "unack", "shelve", "unshelve", "close", "expired",
                                 "timeout") else "action"
-    entry = _entry(doc, kind=kind, severity=severity, status=status, text=text, at=now, user=cmd.get("user"),
-                   timeout=timeout, receive_id=doc["_id"])
+    entry = history_entry(doc, kind=kind, severity=severity, status=status, text=text, at=now,
+                          user=cmd.get("user"), timeout=timeout, receive_id=doc["_id"])
     new = {**doc, "severity": severity, "severityCode": severity_code(severity), "status": status,
-           "updateTime": now, "history": _history(doc, entry, limit)}
+           "updateTime": now, "history": with_entry(doc, entry, limit)}
     if severity != doc["severity"]:
         new["previousSeverity"] = doc["severity"]
     return new

@@ -45,11 +45,18 @@ MAX_DEPTH = 32  # nesting of attributes and rawData (MongoDB refuses documents n
 
 SCOPE_ITEMS = 64
 
+# An alert's notes (shared/notes.py): each note's text at most NOTE_CHARS, at most NOTE_ITEMS notes, and all of
+# them together (text, attributes, user, dates: as stored) at most NOTES_BYTES. A note that would cross a bound
+# is refused (409), never dropped: notes are what operators wrote, unlike the history, which the server writes.
+NOTE_CHARS = TEXT_CHARS
+NOTE_ITEMS = 100
+NOTES_BYTES = 512 * KIB
+
 # The stored alert's history: HISTORY_LIMIT entries (settings, default 100) and at most this many bytes,
 # oldest entries dropped first; the newest entry is always kept.
 HISTORY_BYTES = 2 * MIB
 # What the stored alert never exceeds: the worst case of every field above (about 2.5 MiB in 4-byte characters),
-# HISTORY_BYTES and the receive ids (services/ingest/groups.py) make about 4.6 MiB.
+# HISTORY_BYTES, NOTES_BYTES and the receive ids (services/ingest/groups.py) make about 4.9 MiB.
 DOCUMENT_BYTES = 5 * MIB
 # A history entry's bytes besides text, value, event and user: field names, id, dates, severity, status, type.
 ENTRY_OVERHEAD = 1 * KIB

@@ -223,6 +223,9 @@ class CommandMessage(_Body):
     text = Text(max_chars=lim.TEXT_CHARS, load_default=None, allow_none=True)
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
     tags = Lines(lim.TAG_ITEMS, lim.TAG_CHARS)
+    note = Line(128, 1, load_default=None, allow_none=True)  # the note a note-update or note-delete names
+    attributes = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
+                             validate=items(lim.ATTRIBUTE_KEYS))
     # Set by the gateway from the caller's key; not held to today's bounds (a key's user may predate them):
     # the history entry keeps at most USER_CHARS of it (shared/limits.py bounded_user).
     user = Text(load_default=None, allow_none=True)
@@ -232,9 +235,14 @@ class CommandMessage(_Body):
     ifStatus = fields.List(fields.String(validate=validate.OneOf(STATUSES)), load_default=None, allow_none=True,
                            validate=items(len(STATUSES)))
 
+    @validates("attributes")
+    def _attributes(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
+        check_attributes(value)
+
     @post_load
     def _needs(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        needed = {"status": "status", "action": "action", "tag": "tags", "untag": "tags"}.get(data["op"])
+        needed = {"status": "status", "action": "action", "tag": "tags", "untag": "tags", "note": "text",
+                  "note-update": "note", "note-delete": "note", "attributes": "attributes"}.get(data["op"])
         if needed and not data.get(needed):
             raise ValidationError(f"the {data['op']} command needs '{needed}'", needed)
         return data

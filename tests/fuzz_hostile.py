@@ -164,8 +164,12 @@ class Hostile:
             return Request("PUT", f"/alert/{target}/action",
                            self.body({"action": "ack"}, ["action", "text", "timeout"]), headers, kind="action")
         if choice == 7:
-            return Request("PUT", f"/alert/{target}/{r.choice(['tag', 'untag'])}",
-                           self.body({"tags": ["a"]}, ["tags"]), headers, kind="tag")
+            route = r.choice(["tag", "untag", "note", "attributes"])
+            bodies: dict[str, dict[str, Any]] = {"note": {"text": "n"}, "attributes": {"attributes": {"a": 1}}}
+            valid = bodies.get(route, {"tags": ["a"]})
+            fuzzed = ["text", "note"] if route == "note" else list(valid)
+            return Request("PUT", f"/alert/{target}/{route}", self.body(valid, fuzzed), headers,
+                           kind="tag" if route == "untag" else route)
         if choice == 8:
             return Request("POST", "/key", self.body({"scopes": ["read"]}, ["user", "text", "scopes", "expireTime",
                                                                              "key"]), headers, kind="key")

@@ -102,7 +102,8 @@ BODY = st.one_of(
     JSON,
     st.binary(max_size=64),
 )
-PATHS = ["/alert", "/heartbeat", "/alert/{id}/status", "/alert/{id}/tag", "/alert/{id}/action"]
+PATHS = ["/alert", "/heartbeat", "/alert/{id}/status", "/alert/{id}/tag", "/alert/{id}/action", "/alert/{id}/note",
+         "/alert/{id}/attributes"]
 
 
 def fuzz_bodies(base_url: str, alert_id: str) -> Outcome:

@@ -10,7 +10,7 @@ from typing import Any
 import bson
 import pytest
 
-from shared import commands, limits, rules
+from shared import commands, limits, notes, rules
 from shared.fieldtypes import isoformat
 from shared.schemas import ALERT_SCHEMA, BadInput, load_body, parse_json
 
@@ -23,9 +23,26 @@ def worst(chars: int, n: int = 0) -> str:
     return (f"{n:06d}" + ASTRAL * chars)[:chars]
 
 
+def worst_notes(doc: dict[str, Any]) -> dict[str, Any]:
+    """Notes added and edited (longest text, then attributes) until the bounds refuse more (shared/notes.py)."""
+    n = 0
+    while True:
+        n += 1
+        cmd = {"op": "note", "receiveId": worst(128, n), "text": worst(limits.NOTE_CHARS // 8, n), "user": worst(1000)}
+        try:
+            doc = notes.apply(doc, cmd, NOW, 100)
+            doc = notes.apply(doc, {"op": "note-update", "note": cmd["receiveId"], "user": worst(1000),
+                                    "attributes": {worst(64, i): worst(64, i) for i in range(8)}}, NOW, 100)
+        except notes.Refused as exc:
+            assert exc.code == 409
+            break
+    assert n > 10 and limits.encoded_bytes(doc[notes.NOTES]) <= limits.NOTES_BYTES
+    return doc
+
+
 def test_worst_case_document_stays_far_below_the_database_limit() -> None:
-    """Every field at its limit in 4-byte characters, merged over many duplicates and commands: the stored size
-    stays under ``DOCUMENT_BYTES`` (a third of MongoDB's 16 MiB)."""
+    """Every field at its limit in 4-byte characters, merged over many duplicates and commands, and notes up to
+    their bound: the stored size stays under ``DOCUMENT_BYTES`` (a third of MongoDB's 16 MiB)."""
     def maximal(n: int) -> dict[str, Any]:
         return {
             "id": worst(128, n), "resource": worst(limits.RESOURCE_CHARS), "event": worst(limits.EVENT_CHARS),
@@ -45,6 +62,7 @@ def test_worst_case_document_stays_far_below_the_database_limit() -> None:
         doc = rules.deduplicate(doc, maximal(n), NOW, 100)
         doc = commands.apply(doc, {"op": "status", "status": "ack", "text": worst(limits.TEXT_CHARS, n),
                                    "user": worst(1000)}, NOW, 100)
+    doc = worst_notes(doc)
     doc["_rids"] = [worst(128, n) for n in range(100)]  # services/ingest/groups.py: RECENT_IDS receive ids
     load_body(ALERT_SCHEMA, {**maximal(0), "createTime": None})  # the worst case is itself acceptable
     size = len(bson.encode(doc))

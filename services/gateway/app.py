@@ -24,6 +24,7 @@ from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
 from .commands import COMMAND_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, POLICY, RPC, SETTINGS, STORE, THROTTLE
+from .notes import NOTE_ROUTES
 from .openapi import OPENAPI_ROUTES
 from .throttle import FailureThrottle
 from .views import ALERT_ROUTES, MANAGEMENT_ROUTES, forward
@@ -89,7 +90,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[POLICY] = settings.rules.policy()
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     app.on_shutdown.append(release_callers)
-    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES + OPENAPI_ROUTES)
+    add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + NOTE_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES
+               + OPENAPI_ROUTES)
     add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
     # Every other GET is a read: the query service answers it (the known reads are named, so that another method
     # on their paths is a 405). Any other method on a path no route serves is a 404 (as in Alerta), not the 405

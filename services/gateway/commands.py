@@ -9,6 +9,7 @@ from aiohttp import web
 
 from shared.commands import ACTION, DELETE, DELETE_HEARTBEAT, STATUS, TAG, UNTAG
 from shared.http import ApiError, Handler, json_response, read_json, request_id
+from shared.replies import Reply
 from shared.schemas import ACTION_BODY, STATUS_BODY, TAGS_BODY, load_body
 
 from .auth import PRINCIPAL
@@ -16,22 +17,35 @@ from .keys import RPC, STORE
 from .views import require
 
 
-async def _send(request: web.Request, payload: dict[str, Any]) -> web.Response:
+async def send_command(request: web.Request, payload: dict[str, Any]) -> Reply:
+    """Publish a command as the caller and wait for the worker's reply; a refusal raises ``ReplyError``."""
     payload["user"] = request[PRINCIPAL].user
     reply = await request.app[RPC].send_command(payload, user=payload["user"], request_id=request_id(request))
-    reply.raise_for_error()
+    return reply.raise_for_error()
+
+
+def command_answer(reply: Reply) -> web.Response:
     if reply.queued:
         return json_response({"status": "ok", "message": "command accepted for processing"}, status=202)
     return json_response(reply.body, status=reply.status)
 
 
-async def _alert_command(request: web.Request, op: str, params: dict[str, Any]) -> web.Response:
+async def _send(request: web.Request, payload: dict[str, Any]) -> web.Response:
+    return command_answer(await send_command(request, payload))
+
+
+async def alert_command(request: web.Request, op: str, params: dict[str, Any], *, missing: str = "not found") -> Reply:
+    """A command on the alert the path names, routed with its group (``missing``: the 404's message)."""
     require(request, "write")
-    doc = await request.app[STORE].get_alert(request.match_info["id"])
+    doc = await request.app[STORE].get_alert(request.match_info["id"], fields=["environment", "resource"])
     if doc is None:
-        raise ApiError(404, "not found")
+        raise ApiError(404, missing)
     payload = {"op": op, "id": doc["_id"], "environment": doc["environment"], "resource": doc["resource"]}
-    return await _send(request, {**payload, **params})
+    return await send_command(request, {**payload, **params})
+
+
+async def _alert_command(request: web.Request, op: str, params: dict[str, Any]) -> web.Response:
+    return command_answer(await alert_command(request, op, params))
 
 
 async def set_status(request: web.Request) -> web.Response:

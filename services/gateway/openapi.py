@@ -1,5 +1,5 @@
 """``GET /openapi.json``: a hand-written OpenAPI 3 description of the gateway's alert and heartbeat routes (writes,
-commands and the main reads), for clients, API explorers and the fuzz test (``tests/test_fuzz.py``).
+commands, notes and the main reads), for clients, API explorers and the fuzz test (``tests/test_fuzz.py``).
 
 It describes what a valid request looks like; the service answers anything else with a 4xx naming the problem
 (never a 5xx), which is what the fuzz test checks. The full reference is the README."""
@@ -11,12 +11,15 @@ from typing import Any
 from aiohttp import web
 
 from shared.http import Handler, json_response, version
+from shared.limits import NOTE_CHARS
 from shared.severity import ACTIONS, SEVERITIES, STATUSES
 
 TEXT = {"type": "string", "maxLength": 1024}
 TEXTS = {"type": "array", "items": TEXT}
 NULLABLE_TEXT = {"type": "string", "nullable": True}
 TIMEOUT = {"type": "integer", "minimum": 0, "maximum": 10**9, "nullable": True}
+NOTE_TEXT = {"type": "string", "minLength": 1, "maxLength": NOTE_CHARS}
+OBJECT = {"type": "object"}
 
 SCHEMAS: dict[str, Any] = {
     "Alert": {
@@ -45,6 +48,10 @@ SCHEMAS: dict[str, Any] = {
     "Action": {"type": "object", "required": ["action"], "properties": {
         "action": {"type": "string", "enum": ACTIONS}, "text": NULLABLE_TEXT, "timeout": TIMEOUT}},
     "Tags": {"type": "object", "required": ["tags"], "properties": {"tags": TEXTS}},
+    "Note": {"type": "object", "required": ["text"], "properties": {"text": NOTE_TEXT, "note": NOTE_TEXT}},
+    "NoteUpdate": {"type": "object", "minProperties": 1, "properties": {"text": NOTE_TEXT, "attributes": OBJECT}},
+    "Attributes": {"type": "object", "required": ["attributes"], "properties": {
+        "attributes": {**OBJECT, "minProperties": 1, "description": "merged into the alert's; null deletes a key"}}},
     "Error": {"type": "object", "properties": {
         "status": {"type": "string"}, "message": {"type": "string"}, "code": {"type": "integer"},
         "errors": {}, "requestId": {"type": "string"}}},
@@ -62,7 +69,7 @@ def _body(name: str) -> dict[str, Any]:
 def _answers(*codes: int) -> dict[str, Any]:
     described = {200: "done", 201: "processed", 202: "accepted for processing (queued)", 400: "bad input",
                  401: "no valid API key", 403: "refused (scope or pre-receive policy)", 404: "not found",
-                 409: "not allowed in the alert's status", 413: "body too large",
+                 409: "not allowed in the alert's status (notes: over their bound)", 413: "body too large",
                  503: "the broker or the store is unavailable"}
     out: dict[str, Any] = {str(code): {"description": described[code]} for code in codes}
     for code in codes:
@@ -72,6 +79,7 @@ def _answers(*codes: int) -> dict[str, Any]:
 
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+NOTE_ID = {**ID, "name": "note_id"}
 PREFER = {"name": "Prefer", "in": "header", "required": False,
           "schema": {"type": "string", "enum": ["respond-async"]}}
 WRITE = (400, 401, 403, 413, 503)
@@ -110,6 +118,18 @@ PATHS: dict[str, Any] = {
                                 "responses": _answers(*COMMAND)}},
     "/alert/{id}/untag": {"put": {"operationId": "untag", "parameters": [ID], "requestBody": _body("Tags"),
                                   "responses": _answers(*COMMAND)}},
+    "/alert/{id}/note": {
+        method: {"operationId": f"{method}Note", "parameters": [ID], "requestBody": _body("Note"),
+                 "responses": _answers(201, *COMMAND)} for method in ("put", "post")},
+    "/alert/{id}/notes": {"get": {"operationId": "listNotes", "parameters": [ID],
+                                  "responses": _answers(200, 401, 404)}},
+    "/alert/{id}/note/{note_id}": {
+        "put": {"operationId": "updateNote", "parameters": [ID, NOTE_ID], "requestBody": _body("NoteUpdate"),
+                "responses": _answers(*COMMAND)},
+        "delete": {"operationId": "deleteNote", "parameters": [ID, NOTE_ID], "responses": _answers(*COMMAND)},
+    },
+    "/alert/{id}/attributes": {"put": {"operationId": "updateAttributes", "parameters": [ID],
+                                       "requestBody": _body("Attributes"), "responses": _answers(*COMMAND)}},
     "/alerts": {"get": {"operationId": "listAlerts", "parameters": ALERT_QUERY,
                         "responses": _answers(200, 400, 401)}},
     "/alerts/count": {"get": {"operationId": "countAlerts", "parameters": ALERT_QUERY,

@@ -18,7 +18,7 @@ from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from shared import commands, rules
+from shared import commands, notes, rules
 from shared.broker import ALERT
 from shared.metrics import Metrics
 from shared.render import alert_body
@@ -146,7 +146,7 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
         item.finish(Settle.ACK, 404, error_body(404, "not found"), "not-found")
         return None
     if cmd["receiveId"] in doc.get("_rids", ()):
-        return _Applied(item, doc["_id"], "redelivered")
+        return _Applied(item, doc["_id"], "redelivered", doc)  # the doc: a note's answer is read from it
     if not commands.guard_holds(doc, cmd):  # the alert changed since a guarded command was sent: skip it
         item.finish(Settle.ACK, 412, error_body(412, "precondition failed: the alert changed since"), "guard")
         return None
@@ -154,9 +154,12 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
         group.delete(doc)
         return _Applied(item, doc["_id"], "command", None, doc)
     try:
-        new = commands.apply(doc, cmd, now, limit)
+        new = (notes.apply if cmd["op"] in commands.NOTE_OPERATIONS else commands.apply)(doc, cmd, now, limit)
     except InvalidTransition as exc:
         item.finish(Settle.ACK, 409, error_body(409, str(exc)), "invalid-transition")
+        return None
+    except notes.Refused as exc:  # the note is not there, or the notes would cross a bound
+        item.finish(Settle.ACK, exc.code, error_body(exc.code, exc.message), "refused")
         return None
     _remember(new, cmd["receiveId"])
     group.replace(new)
@@ -257,7 +260,9 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
             body = {"status": "ok", "id": done.doc["_id"], "alert": alert_body(done.doc)}
             done.item.finish(Settle.ACK, 201, body, done.outcome)
         else:
-            done.item.finish(Settle.ACK, 200, {"status": "ok"}, done.outcome)
+            assert done.item.payload is not None
+            code, body = notes.answer(done.item.payload, done.doc)
+            done.item.finish(Settle.ACK, code, body, done.outcome)
     if conflicts:
         metrics.write_conflicts.inc(len(conflicts))
     return retry

@@ -14,6 +14,7 @@ from shared.store import open_store
 
 from .heartbeats import HEARTBEAT_ROUTES
 from .keys import QUERIES, SETTINGS, STORE
+from .notes import NOTE_ROUTES
 from .reads import AlertQueries
 from .views import ROUTES
 
@@ -31,6 +32,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app = web.Application(middlewares=make_middlewares("query", metrics, settings, internal=True))
     app[SETTINGS] = settings
     app.cleanup_ctx.append(store_context)
-    add_routes(app, ROUTES + HEARTBEAT_ROUTES)
+    add_routes(app, ROUTES + HEARTBEAT_ROUTES + NOTE_ROUTES)
     add_ops_routes(app, "query", metrics, settings, Probes(lambda: app[STORE]))
     return app

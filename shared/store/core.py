@@ -37,7 +37,7 @@ from .timing import timed as timed
 # Errors that mean "the database is not reachable right now": callers retry later instead of failing.
 StoreUnavailable: tuple[type[BaseException], ...] = (_ConnectionFailure,)
 StoreError = PyMongoError
-INTERNAL_FIELDS = ("_v", "_rids", "_keys", "severityCode", "expireTime")
+INTERNAL_FIELDS = ("_v", "_rids", "_keys", "severityCode", "expireTime", "_notes")  # _notes: shared/notes.py
 DUPLICATE_KEY = 11000
 # Indexes of earlier versions: the id lookups now use the one multikey "lookup" index, the group loads "identity".
 OBSOLETE_INDEXES = frozenset({"group", "lastReceiveId", "shortId", "shortLastReceiveId"})
@@ -244,10 +244,13 @@ class Store:
 
     @timed
     @time_limited
-    async def get_alert(self, ident: str, *, max_time_ms: int | None = None) -> dict[str, Any] | None:
+    async def get_alert(self, ident: str, *, max_time_ms: int | None = None,
+                        fields: list[str] | None = None) -> dict[str, Any] | None:
         """Alerta's id lookup: the id, the id of the last alert received for it, or — for an 8-character id
-        — a prefix of either; one indexed equality on the lookup keys (see ``lookup_keys``)."""
-        cursor = self.alerts.find({"_keys": ident}, max_time_ms=max_time_ms).limit(LOOKUP_CANDIDATES)
+        — a prefix of either; one indexed equality on the lookup keys (see ``lookup_keys``). ``fields``: only
+        these (and what the lookup ranks by) are read."""
+        projection = None if fields is None else [*fields, "lastReceiveId"]
+        cursor = self.alerts.find({"_keys": ident}, projection, max_time_ms=max_time_ms).limit(LOOKUP_CANDIDATES)
         found = await cursor.to_list(None)
         return min(found, key=lambda doc: _lookup_rank(doc, ident), default=None)
 
