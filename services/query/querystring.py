@@ -51,6 +51,8 @@ def parse_query_string(raw: str, vocabulary: Vocabulary, default_field: str | No
     except ParseError as exc:
         # luqum quotes the offending text; bounded here, so that a huge input is not echoed whole
         raise bad("q", f"q: not a valid query: {str(exc)[:200]}") from None
+    except ArithmeticError:  # luqum reads the number after ~ or ^ as a decimal (a~. is decimal.InvalidOperation)
+        raise bad("q", "q: not a valid query: ~ and ^ take a number") from None
     check_shape(parsed)
     return Translation(vocabulary).build(parsed, default(default_field, vocabulary), False)
 
