@@ -32,7 +32,7 @@ ARRAYS = frozenset({"tags", "service", "correlate"})
 ALIASES = {
     "create_time": "createTime", "receive_time": "receiveTime", "last_receive_time": "lastReceiveTime",
     "update_time": "updateTime", "duplicate_count": "duplicateCount", "previous_severity": "previousSeverity",
-    "trend_indication": "trendIndication", "last_receive_id": "lastReceiveId", "event_type": "type",
+    "trend_indication": "trendIndication", "last_receive_id": "lastReceiveId",
 }
 WORD = r"\b"  # a word boundary: PostgreSQL's \y
 BOOLEANS = {"true": True, "t": True, "1": True, "yes": True, "y": True, "on": True,
