@@ -21,6 +21,7 @@ Numbers, booleans and dates, which Alerta cannot compare with a word (a 500 ther
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ ALIASES = {
     "trend_indication": "trendIndication", "last_receive_id": "lastReceiveId",
 }
 WORD = r"\b"  # a word boundary: PostgreSQL's \y
+ASCII_WORD = re.compile(r"[A-Za-z0-9_]")  # a word character to every engine (\w is Unicode in Python's re)
+MAX_INNER_STARS = 2
 BOOLEANS = {"true": True, "t": True, "1": True, "yes": True, "y": True, "on": True,
             "false": False, "f": False, "0": False, "no": False, "n": False, "off": False}
 
@@ -121,24 +124,31 @@ def not_text(field: Field, what: str) -> None:
 
 
 def wildcard(field: Field, raw: str, negate: bool) -> dict[str, Any]:
-    """A term with ``*`` or ``?`` (``raw`` as written: a backslash makes the next character literal)."""
+    """A term with ``*`` or ``?`` (``raw`` as written: a backslash makes the next character literal).
+
+    Each ``.*`` multiplies the work of the store's backtracking engine by the length of the value (``a*b*c`` over
+    a 64 KiB text takes minutes), so a ``*`` at an end next to a letter or digit is dropped with its word boundary
+    (``\\bweb.*\\b`` finds what ``\\bweb`` finds), and at most ``MAX_INNER_STARS`` others are admitted."""
     not_text(field, "wildcards")
     parts: list[str] = []
     escaped = False
     for char in raw:
-        if escaped:
+        if escaped or char not in "\\*?":
             parts.append(literal(char))
             escaped = False
         elif char == "\\":
             escaped = True
-        elif char == "*":
-            if parts[-1:] != [".*"]:
-                parts.append(".*")
-        else:
-            parts.append(".?" if char == "?" else literal(char))
-    if sum(part in (".*", ".?") for part in parts) > MAX_CHOICES:
+        elif char == "?" or parts[-1:] != [".*"]:
+            parts.append(".?" if char == "?" else ".*")
+    left = "" if len(parts) > 1 and parts[0] == ".*" and ASCII_WORD.fullmatch(parts[1]) else WORD
+    right = "" if len(parts) > 1 and parts[-1] == ".*" and ASCII_WORD.fullmatch(parts[-2]) else WORD
+    inner = parts[1 if not left else 0:-1 if not right else len(parts)]
+    if inner.count(".*") > MAX_INNER_STARS:
+        raise bad("q", f"q: the wildcard term {shown(raw)} has more than {MAX_INNER_STARS} * inside it "
+                       "(each one multiplies the work of a search)")
+    if sum(part in (".*", ".?") for part in inner) > MAX_CHOICES:
         raise bad("q", f"q: the wildcard term {shown(raw)} has more than {MAX_CHOICES} wildcards")
-    return matching(field, safe_regex(WORD + "".join(parts) + WORD, "q"), negate)
+    return matching(field, safe_regex(left + "".join(inner) + right, "q"), negate)
 
 
 def regex(field: Field, pattern: str, negate: bool) -> dict[str, Any]:
