@@ -78,6 +78,7 @@ class Hostile:
 
     def __init__(self, seed: int, alert_ids: list[str]) -> None:
         self.rng = random.Random(seed)
+        self.q_rng = random.Random(seed + 1)
         self.alert_ids = alert_ids
 
     # -- values ------------------------------------------------------------------------------------
@@ -100,6 +101,19 @@ class Hostile:
         if choice == 6:
             return "".join(chr(r.randrange(0x80, 0x2FFFF)) for _ in range(r.randrange(1, 20)))
         return r.choice(["", " ", "$where", "a.b", "__proto__", "<script>alert(1)</script>", "%00", "\u202e"])
+
+    def query_string(self) -> str:
+        """``q`` in Alerta's query-string syntax, hostile: deep, long, many terms, bad regexes, odd text. Drawn from
+        a generator of its own, so that the other requests of a seed stay what they were."""
+        r = self.q_rng
+        depth = r.choice([33, 1000, 3000])
+        odd = r.choice(SURROGATES + CONTROL + DATES + REGEXES + ["x" * 5000, "é\u202e", "$where", "a.b"])
+        return r.choice([
+            "(" * depth + "a" + ")" * depth, "NOT " * depth + "a", "-" * depth + "a", "a:" * depth + "b",
+            " OR ".join(["tags:a"] * r.choice([257, 1000])), "resource:/" + r.choice(REGEXES) + "/",
+            "resource:" + "*a" * r.randrange(1, 20), f"timeout:[{odd} TO *]", f"createTime:{{{odd} TO *]",
+            f"attributes.{odd}:x", f"_exists_:{odd}", f'resource:"{odd}"', f"{odd}~2", f"resource:{odd}", odd,
+        ])
 
     def nested(self) -> Any:
         """A value nested 33 to 20,000 levels: a placeholder that ``dumps`` replaces by the raw JSON (the
@@ -188,6 +202,8 @@ class Hostile:
                 {"$and": [self.nested()]}, {"$or": self.huge_array()[:5000]},
             ])
             value = r.choice([dumps(doc).decode(), "resource:web01", "{", "null", self.text()[:500]])
+            if self.q_rng.random() < 0.4:
+                value = self.query_string()
         elif name in ("from-date", "to-date"):
             value = r.choice(DATES)
         else:

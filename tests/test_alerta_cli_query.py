@@ -148,3 +148,32 @@ async def test_alerta_top_shows_the_newest_alerts(stack: Stack, cli_env: dict[st
             await proc.wait()
         os.close(master)
     assert resource.encode() in screen and b"Crit" in screen and b"Count:" in screen
+
+
+async def test_alerta_query_takes_alertas_query_syntax(stack: Stack, cli_env: dict[str, str]) -> None:
+    """``alerta query -q`` sends its text as ``q``: Alerta's query-string syntax, not a JSON document."""
+    event = f"Ev{uuid.uuid4().hex[:8]}"
+    alert_id = await post(stack, "web01", event=event, severity="minor")
+    table = await alerta(cli_env, "query", "-q", "resource:web01")
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["ID", "LAST", "RECEIVED"], lines[:2]
+    rows = [line for line in lines[2:] if line.strip()]
+    assert any(event in row and alert_id[:8] in row for row in rows), table
+    assert all("web01" in row for row in rows), table  # a word: anywhere in the resource
+    resource = short()
+    minor = await post(stack, resource, severity="minor")
+    await post(stack, resource, event="DiskFull", severity="critical")
+    listed = json.loads(await alerta(cli_env, "--json", "query", "-q", f'resource:{resource} AND severity:"minor"'))
+    assert [item["id"] for item in listed] == [minor]
+    listed = json.loads(await alerta(cli_env, "--json", "query", "-q", f"resource:{resource} NOT event:DiskFull"))
+    assert [item["id"] for item in listed] == [minor]
+
+
+async def test_alerta_query_shows_the_400_of_an_unknown_field(stack: Stack, cli_env: dict[str, str]) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        ALERTA, "query", "-q", "colour:red", env=cli_env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode != 0
+    assert "unknown field 'colour'" in err.decode() + out.decode(), (out, err)

@@ -133,11 +133,12 @@ def test_q_dates_become_datetimes() -> None:
 @pytest.mark.parametrize("q", [
     '{"$where": "sleep(1000)"}', '{"resource": {"$where": 1}}', '{"password": 1}', '{"resource": {"a": 1}}',
     '{"resource": {"$options": "i"}}', '{"resource": {"$regex": "x", "$options": "u"}}', '{"$and": {}}',
-    '{"tags": {"$in": "x"}}', '{"tags": {"$exists": 1}}', '{"x": 1', '"text"', '{"timeout": 99999999999999999999}',
+    '{"tags": {"$in": "x"}}', '{"tags": {"$exists": 1}}', '{"x": 1', '{"text"}', '{"timeout": 99999999999999999999}',
     '{"resource": {"$regex": 5}}', '{"resource": [1, 2]}', '{"$nor": []}',
     '{"$and": [' * 10 + '{"resource": "x"}' + ']}' * 10,  # nested deeper than the limit
 ])
 def test_q_outside_the_white_list_is_refused(q: str) -> None:
+    """A q starting with { is a JSON query document, checked as such (anything else is a query string)."""
     with pytest.raises(BadInput) as caught:
         parse_alert_query([("q", q)])
     assert "q" in caught.value.errors

@@ -36,7 +36,11 @@ BAD = [
     ([("reverse", "maybe")], "reverse"),
     ([("show-history", "sometimes")], "show-history"),
     ([("group-by", "text")], "group-by"),
-    ([("q", "severity:major")], "q"),
+    ([("q", "severity:major AND")], "q"),  # a query string with a syntax error
+    ([("q", "colour:red")], "q"),  # a query string naming an unknown field
+    ([("q", "resource:/(a+)+$/")], "q"),
+    ([("q", "resource:web~2")], "q"),  # fuzzy search: not supported
+    ([("q", "web"), ("q.df", "colour")], "q.df"),
     ([("q", '{"$where": "1"}')], "q"),
     ([("q", '{"resource": {"$elemMatch": {}}}')], "q"),
     ([("q", '{"secret": 1}')], "q"),

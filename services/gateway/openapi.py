@@ -98,7 +98,7 @@ ALERT_QUERY = [
     _query("page-size", {"type": "integer", "minimum": 1, "maximum": 1000}),
     _query("sort-by", {"type": "string", "enum": ["lastReceiveTime", "severity", "createTime", "resource"]}),
     _query("reverse", {"type": "boolean"}), _query("show-history", {"type": "boolean"}),
-    _query("q", {"type": "string"}),
+    _query("q", {"type": "string"}), _query("q.df", {"type": "string"}),
 ]
 
 PATHS: dict[str, Any] = {

@@ -8,7 +8,8 @@ parameter (the HTTP layer turns it into a 400).
 
 Forms (see the README): ``field=v`` (repeat = OR), ``field!=v``, ``field=~regex`` (case-insensitive),
 dotted ``attributes.x``, ``id`` (prefix of the id or of ``lastReceiveId``), ``from-date``/``to-date``,
-``sort-by`` (repeatable, ``-field`` flips), ``reverse``, ``page``/``page-size``/``limit``, ``q`` (JSON).
+``sort-by`` (repeatable, ``-field`` flips), ``reverse``, ``page``/``page-size``/``limit``, ``q`` (a JSON query
+document or Alerta's query-string syntax, with ``q.df`` naming the field of its bare terms).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ GROUP_BY = frozenset({
     "customer",
 })
 ALERT_CONTROLS = frozenset({
-    "q", "id", "from-date", "to-date", "sort-by", "reverse", "group-by", "limit", "page", "page-size",
+    "q", "q.df", "id", "from-date", "to-date", "sort-by", "reverse", "group-by", "limit", "page", "page-size",
     "show-history", "show-raw-data",
 })
 HEARTBEAT_CONTROLS = frozenset({"id", "status", "sort-by", "reverse", "limit", "page", "page-size"})
@@ -245,7 +246,7 @@ def parse_alert_query(params: Params, default_page_size: int = 50) -> Query:
         # The alert's id or the id of the last alert received for it, matched on the lookup keys (both ids
         # and their short forms, one multikey index: see shared/store/core.py lookup_keys).
         flt = combine(flt, {"_keys": id_match(values["id"])})
-    q = parse_q(last(values, "q"), ALERT_FIELDS) if "q" in values else {}
+    q = parse_q(last(values, "q"), ALERT_FIELDS, last(values, "q.df")) if "q" in values else {}
     group_by = last(values, "group-by") or "event"
     if group_by not in GROUP_BY:
         raise bad("group-by", f"group-by: cannot group by {group_by!r}; use one of {', '.join(sorted(GROUP_BY))}")

@@ -1,5 +1,7 @@
-"""``q``: a JSON MongoDB query document (Alerta v3's base query), restricted to white-listed fields and to the
-operators ``$and $or $in $nin $ne $regex $exists $gt $gte $lt $lte`` (v3 passed it through unchecked). Pure.
+"""``q``: a JSON MongoDB query document (Alerta v3's base query) or, when it does not start with ``{``, Alerta's
+query-string syntax (``querystring.py``, translated into the same restricted form). The JSON form is restricted
+to white-listed fields and to the operators ``$and $or $in $nin $ne $regex $exists $gt $gte $lt $lte`` (v3 passed
+it through unchecked). Pure.
 
 A ``$regex`` passes the checks of ``regexes.safe_regex``; its ``$options`` may only be ``i``: ``x`` would let
 comments and spaces hide a pattern's shape from those checks, and the other flags can be written inline (``(?s)``)."""
@@ -11,6 +13,8 @@ from typing import Any
 
 from shared.regexes import safe_regex
 from shared.vocabulary import Vocabulary, bad, check_text, field_name, parse_date, shown
+
+from .querystring import parse_query_string
 
 MAX_Q_DEPTH = 8
 Q_LOGICAL = frozenset({"$and", "$or"})
@@ -27,11 +31,15 @@ def as_json(raw: str, param: str) -> Any:
         raise bad(param, f"{param} is nested more than {MAX_Q_DEPTH} levels deep") from None
 
 
-def parse_q(raw: str | None, vocabulary: Vocabulary) -> dict[str, Any]:
+def parse_q(raw: str | None, vocabulary: Vocabulary, default_field: str | None = None) -> dict[str, Any]:
     """``q``: a JSON MongoDB query restricted to white-listed fields and to the operators
-    ``$and $or $in $nin $ne $regex $exists $gt $gte $lt $lte`` (v3 passed it through unchecked)."""
+    ``$and $or $in $nin $ne $regex $exists $gt $gte $lt $lte`` (v3 passed it through unchecked) when its first
+    character but spaces is ``{``; else a query string (Alerta 6.3 and later), whose bare terms search
+    ``default_field`` (``q.df``; Alerta's default: ``text``)."""
     if not raw:
         return {}
+    if not raw.lstrip().startswith("{"):
+        return parse_query_string(raw, vocabulary, default_field)
     return q_node(as_json(raw, "q"), vocabulary, 0)
 
 
