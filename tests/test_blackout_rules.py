@@ -27,8 +27,8 @@ NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-def window(ident: str = "b1", **fields: Any) -> Window:
-    doc = {"_id": ident, "environment": "Production", "startTime": NOW - HOUR, "endTime": NOW + HOUR, **fields}
+def window(ident: str = "b1", /, **fields: Any) -> Window:
+    doc: dict[str, Any] = {"_id": ident, "environment": "Production", "startTime": NOW - HOUR, "endTime": NOW + HOUR, **fields}
     return Window.of(doc)
 
 
@@ -51,12 +51,13 @@ def test_a_named_attribute_must_be_equal(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["service", "tags"])
 def test_services_and_tags_of_the_blackout_must_all_be_the_alerts(name: str) -> None:
-    present = alert()[name]
+    present: list[str] = alert()[name]
+    nothing: list[str] = []
     assert covers(window(**{name: present[:1]}), alert(), NOW)
     assert covers(window(**{name: present}), alert(), NOW)  # a subset: all of them
     assert not covers(window(**{name: [present[0], "missing"]}), alert(), NOW)
-    assert covers(window(**{name: []}), alert(), NOW)  # an empty list names nothing
-    assert not covers(window(**{name: present[:1]}), alert(**{name: []}), NOW)
+    assert covers(window(**{name: nothing}), alert(), NOW)  # an empty list names nothing
+    assert not covers(window(**{name: present[:1]}), alert(**{name: nothing}), NOW)
 
 
 def test_every_named_attribute_must_hold() -> None:
