@@ -28,7 +28,8 @@ HOUR = timedelta(hours=1)
 
 
 def window(ident: str = "b1", /, **fields: Any) -> Window:
-    doc: dict[str, Any] = {"_id": ident, "environment": "Production", "startTime": NOW - HOUR, "endTime": NOW + HOUR, **fields}
+    doc: dict[str, Any] = {"_id": ident, "environment": "Production", "startTime": NOW - HOUR,
+                           "endTime": NOW + HOUR, **fields}
     return Window.of(doc)
 
 

@@ -42,9 +42,10 @@ async def test_created_blackout_answers_as_alerta(stack: Stack) -> None:
         assert r.headers["Location"] == body["blackout"]["href"]
     blackout = body["blackout"]
     assert blackout["href"].endswith(f"/blackout/{body['id']}")
-    expected: dict[str, Any] = {"environment": "Production", "service": [], "resource": resource, "event": None, "group": None,
-                "tags": [], "origin": None, "customer": None, "duration": 3600, "status": "active",
-                "remaining": 3600, "priority": 2, "text": "patching", "user": "admin"}
+    expected: dict[str, Any] = {
+        "environment": "Production", "service": [], "resource": resource, "event": None, "group": None, "tags": [],
+        "origin": None, "customer": None, "duration": 3600, "status": "active", "remaining": 3600, "priority": 2,
+        "text": "patching", "user": "admin"}
     assert {name: blackout[name] for name in expected} == expected
     start, end = (datetime.fromisoformat(blackout[name]) for name in ("startTime", "endTime"))
     assert end - start == timedelta(hours=1) and abs(datetime.now(UTC) - start) < timedelta(seconds=10)
