@@ -115,3 +115,25 @@ async def test_matching_alerts_reads_nothing_from_the_store(stack: Stack) -> Non
     # Only a periodic reload, if one fell in this time, read the blackouts: no alert did.
     assert store_reads(stack) - reads == worker.blackouts.reloads - reloads <= 1
     assert (await stack.request("DELETE", f"/blackout/{made['id']}"))[0] == 200
+
+
+async def test_a_blackout_changed_by_hand_into_nonsense_is_skipped(stack: Stack) -> None:
+    """A document the gateway cannot have written (edited in the store) is left out of a worker's copy, with a
+    warning; the other blackouts still apply and alerts still flow."""
+    worker = stack.workers[0]
+    assert worker.blackouts is not None
+    good, bad = unique(), str(uuid.uuid4())
+    status, made = await stack.request("POST", "/blackout", {"environment": "Production", "resource": good})
+    assert status == 201
+    now = now_ms()
+    await stack.store.db["blackouts"].insert_one({
+        "_id": bad, "environment": "Production", "startTime": "yesterday", "endTime": now + timedelta(hours=1),
+        "service": 5})
+    reloads = worker.blackouts.reloads
+    worker.blackouts.reload_soon()
+    await until(lambda: worker.blackouts is not None and worker.blackouts.reloads > reloads)
+    assert known(worker, made["id"]) and not known(worker, bad)
+    assert (await stack.post_alert(alert(good)))[0] == 202
+    assert (await stack.post_alert(alert(unique())))[0] == 201
+    await stack.store.db["blackouts"].delete_one({"_id": bad})
+    assert (await stack.request("DELETE", f"/blackout/{made['id']}"))[0] == 200

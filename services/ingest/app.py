@@ -109,6 +109,8 @@ class Worker:
     def _reconnected(self, _connection: object) -> None:
         if self.balancer is not None:
             self.balancer.forget()
+        if self.blackouts is not None:  # announcements published while the connection was down are lost
+            self.blackouts.reload_soon()
 
     async def _start_housekeeping(self) -> None:
         """Housekeeping on demand (every worker) and, with ``schedules``, housekeeping and the heartbeat watch on

@@ -62,6 +62,9 @@ class BlackoutCache:
         if self.task is not None:
             await cancel_and_wait([self.task])
 
+    def reload_soon(self) -> None:
+        self.wanted.set()
+
     def check(self, alert: dict[str, Any]) -> tuple[str, Window] | None:
         """What a blackout does to ``alert`` (shared.blackouts.decide), at its ``createTime`` as in Alerta."""
         return decide(self.blackouts, alert, alert["createTime"], notification=self.notification,
@@ -74,7 +77,7 @@ class BlackoutCache:
             if len(docs) > MAX_CURRENT:
                 log.warning("more than %d current and future blackouts: those ending last are not applied",
                             MAX_CURRENT)
-            fresh = Blackouts(Window.of(doc) for doc in docs[:MAX_CURRENT])
+            fresh = Blackouts(_windows(docs[:MAX_CURRENT]))
             for change in self.arrived:
                 _apply(fresh, change)
             self.blackouts = fresh
@@ -93,7 +96,7 @@ class BlackoutCache:
             except Exception as exc:  # the store may be down: the copy is kept, and tried again soon
                 log.warning("could not reload the blackouts: %s: %.200s", type(exc).__name__, exc)
                 await asyncio.sleep(RETRY_SECONDS)
-                self.wanted.set()
+                self.reload_soon()
 
     async def _on_announcement(self, message: AbstractIncomingMessage) -> None:
         change = read(self.secret, message)
@@ -101,7 +104,21 @@ class BlackoutCache:
             _apply(self.blackouts, change)
             if self.arrived is not None:
                 self.arrived.append(change)
-        self.wanted.set()
+        self.reload_soon()
+
+
+def _windows(docs: list[dict[str, Any]]) -> list[Window]:
+    """The blackouts of ``docs``; one the gateway cannot have written (changed in the store by hand) is skipped."""
+    windows = []
+    for doc in docs:
+        try:
+            if not all(isinstance(doc.get(name), datetime) for name in ("startTime", "endTime")):
+                raise TypeError("startTime and endTime must be dates")
+            windows.append(Window.of(doc))
+        except (KeyError, TypeError) as exc:
+            log.warning("blackout %.64r skipped: it lacks a field or has one of the wrong type (%s)",
+                        doc.get("_id"), exc)
+    return windows
 
 
 def _apply(blackouts: Blackouts, change: Change) -> None:
