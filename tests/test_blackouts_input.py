@@ -88,7 +88,9 @@ async def test_bad_updates_are_refused_and_change_nothing(stack: Stack) -> None:
 @pytest.mark.parametrize(("query", "code", "word"), [
     ("foo=1", 400, "Invalid filter parameter: foo"),
     ("status=bogus", 400, "status"),
-    ("page=0", 400, "page"),
+    ("page=0", 416, "page out of range"),
+    ("page=-1", 416, "page out of range"),
+    ("page=x", 400, "page"),
     ("page=" + "9" * 5000, 400, "page"),
     ("page-size=1001", 400, "page-size"),
     ("page-size=x", 400, "page-size"),

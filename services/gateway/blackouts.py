@@ -192,13 +192,17 @@ def _query(request: web.Request, now: datetime) -> dict[str, Any]:
     return query
 
 
-def _number(request: web.Request, name: str, default: int, maximum: int) -> int:
+def _number(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if len(raw) > 12 or not raw.strip().isdigit() or not 1 <= int(raw) <= maximum:
+    try:
+        value = int(raw) if len(raw) <= 12 else None
+    except ValueError:
+        value = None
+    if value is None or not minimum <= value <= maximum:
         raise ApiError(400, f"{name} must be an integer between 1 and {maximum}, got {raw[:64]!r}")
-    return int(raw)
+    return value
 
 
 def _sort(request: web.Request) -> list[tuple[str, int]]:
@@ -216,11 +220,11 @@ async def list_blackouts(request: web.Request) -> web.Response:
     require(request, "read")
     now = datetime.now(UTC)
     query = _query(request, now)
-    page = _number(request, "page", 1, 1_000_000)
-    size = _number(request, "page-size", request.app[SETTINGS].query.default_page_size, MAX_PAGE_SIZE)
-    total, docs = await _repository(request).list_blackouts(query, _sort(request), (page - 1) * size, size)
+    page = _number(request, "page", 1, -1_000_000, 1_000_000)
+    size = _number(request, "page-size", request.app[SETTINGS].query.default_page_size, 1, MAX_PAGE_SIZE)
+    total, docs = await _repository(request).list_blackouts(query, _sort(request), max(page - 1, 0) * size, size)
     pages = (total - 1) // size + 1
-    if total and page > pages:
+    if page < 1 or (total and page > pages):  # as Alerta: 416, also for a page below 1
         raise ApiError(416, f"page out of range: 1-{pages}")
     base = base_url(request, api_prefix=True)
     body: dict[str, Any] = {"status": "ok", "page": page, "pageSize": size, "pages": pages, "more": page < pages,
