@@ -121,10 +121,6 @@ class Blackouts:
                 return window
         return None
 
-    def forget_expired(self, now: datetime) -> None:
-        for window in [w for w in self.by_id.values() if w.end <= now]:
-            self.drop(window.id)
-
 
 SUPPRESS, MARK = "suppress", "mark"
 

@@ -22,6 +22,7 @@ from shared.blackouts import (
     remaining,
     status,
 )
+from shared.settings import Settings, SettingsError
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -110,12 +111,6 @@ def test_the_set_finds_by_environment_and_follows_changes() -> None:
     assert len(blackouts) == 0 and blackouts.by_environment == {}
 
 
-def test_expired_windows_are_forgotten() -> None:
-    blackouts = Blackouts([window("old", endTime=NOW), window("new")])
-    blackouts.forget_expired(NOW)
-    assert list(blackouts.by_id) == ["new"]
-
-
 def test_decide_suppresses_or_marks_and_lets_accepted_severities_through() -> None:
     blackouts = Blackouts([window("a", resource="web01")])
     assert decide(blackouts, alert(), NOW, notification=False) == (SUPPRESS, blackouts.by_id["a"])
@@ -126,3 +121,23 @@ def test_decide_suppresses_or_marks_and_lets_accepted_severities_through() -> No
     assert decide(blackouts, alert(severity="major"), NOW, notification=False, accepted=accepted) is not None
     # Alerta checks BLACKOUT_ACCEPT only while alerts are suppressed.
     assert decide(blackouts, alert(severity="normal"), NOW, notification=True, accepted=accepted) is not None
+
+
+@pytest.mark.parametrize(("env", "word"), [
+    ({"BLACKOUT_ACCEPT": "normal,bogus"}, "BLACKOUT_ACCEPT"),
+    ({"NOTIFICATION_BLACKOUT": "maybe"}, "NOTIFICATION_BLACKOUT"),
+    ({"BLACKOUT_DURATION": "0"}, "BLACKOUT_DURATION"),
+    ({"BLACKOUT_DURATION": "1h"}, "BLACKOUT_DURATION"),
+])
+def test_bad_blackout_settings_stop_start_up_naming_the_variable(env: dict[str, str], word: str) -> None:
+    with pytest.raises(SettingsError, match=word):
+        Settings.from_env(env)
+
+
+def test_blackout_settings() -> None:
+    rules = Settings.from_env({}).rules
+    assert (rules.notification_blackout, rules.blackout_duration, rules.blackout_accept) == (False, 3600, ())
+    rules = Settings.from_env({"NOTIFICATION_BLACKOUT": "true", "BLACKOUT_DURATION": "600",
+                               "BLACKOUT_ACCEPT": "normal, ok"}).rules
+    assert (rules.notification_blackout, rules.blackout_duration, rules.blackout_accept) == (True, 600, ("normal",
+                                                                                                        "ok"))
