@@ -35,6 +35,8 @@ USER_CHARS = 256  # a user or sponsor name, a key's owner, the user of a command
 VALUE_CHARS = 1024  # copied into every history entry, so kept short (Alerta's value is "98%", "503" ...)
 TEXT_CHARS = 64 * KIB  # alert text, status/action text; copied into history entries (see HISTORY_BYTES)
 KEY_TEXT_CHARS = 1024  # an API key's description
+BLACKOUT_TEXT_CHARS = 4096  # a blackout's reason
+MAX_BLACKOUT_SECONDS = 100 * 366 * 86400  # a blackout's longest duration (and BLACKOUT_DURATION's)
 
 # Structured values, measured as stored (BSON bytes), as their size in JSON says little about the stored size.
 ATTRIBUTE_KEYS = 1000

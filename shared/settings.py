@@ -21,7 +21,9 @@ from typing import Any
 from .envvars import SettingsError as SettingsError
 from .envvars import boolean, integer, items, networks, number, public_url, regexes, text, url
 from .envvars import redact_url as redact_url
+from .limits import MAX_BLACKOUT_SECONDS
 from .rules import Policy
+from .severity import SEVERITIES
 from .webhooks import FilterClause, parse_filter
 
 Env = Mapping[str, str]
@@ -38,9 +40,16 @@ class Rules:
     heartbeat_timeout: int = 86400
     heartbeat_max_latency_ms: int = 2000
     history_limit: int = 100
+    blackout_duration: int = 3600  # seconds a blackout lasts when it names neither an end nor a duration
+    notification_blackout: bool = False  # store alerts covered by a blackout with status blackout (not drop them)
+    blackout_accept: tuple[str, ...] = ()  # severities a blackout does not suppress
 
     @classmethod
     def from_env(cls, env: Env) -> Rules:
+        accept = items(env, "BLACKOUT_ACCEPT", ())
+        unknown = [name for name in accept if name not in SEVERITIES]
+        if unknown:
+            raise SettingsError(f"BLACKOUT_ACCEPT names unknown severities: {', '.join(unknown)}")
         return cls(
             allowed_environments=regexes(env, "ALLOWED_ENVIRONMENTS", cls.allowed_environments),
             origin_blacklist=regexes(env, "ORIGIN_BLACKLIST", ()),
@@ -49,6 +58,9 @@ class Rules:
             heartbeat_timeout=integer(env, "HEARTBEAT_TIMEOUT", 86400, 0),
             heartbeat_max_latency_ms=integer(env, "HEARTBEAT_MAX_LATENCY", 2000, 0),
             history_limit=integer(env, "HISTORY_LIMIT", 100, 1, 10000),
+            blackout_duration=integer(env, "BLACKOUT_DURATION", 3600, 1, MAX_BLACKOUT_SECONDS),
+            notification_blackout=boolean(env, "NOTIFICATION_BLACKOUT", False),
+            blackout_accept=accept,
         )
 
     def policy(self) -> Policy:

@@ -22,6 +22,7 @@ from shared.tasks import cancel_and_wait
 
 from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
+from .blackouts import BLACKOUT_ROUTES
 from .commands import COMMAND_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, POLICY, RPC, SETTINGS, STORE, THROTTLE
 from .notes import NOTE_ROUTES
@@ -91,7 +92,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     app.on_shutdown.append(release_callers)
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + NOTE_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES
-               + OPENAPI_ROUTES)
+               + OPENAPI_ROUTES + BLACKOUT_ROUTES)
     add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
     # Every other GET is a read: the query service answers it (the known reads are named, so that another method
     # on their paths is a 405). Any other method on a path no route serves is a 404 (as in Alerta), not the 405

@@ -71,6 +71,8 @@ async def _publish(request: web.Request, kind: str) -> web.Response:
             {"status": "ok", "id": reply.id, "message": f"{kind} accepted for processing"}, status=202
         )
     body = reply.body
+    if kind not in body:  # no alert to show: suppressed during a blackout (202 and Alerta's message)
+        return json_response(body, status=reply.status)
     base = base_url(request, api_prefix=True)
     with_href(body[kind], base, kind)
     return json_response(body, status=reply.status, headers={"Location": body[kind]["href"]})
@@ -155,6 +157,7 @@ async def client_config(request: web.Request) -> web.Response:
         "signup_enabled": False, "email_verification": False, "severity": SEVERITY_MAP, "colors": {},
         "timeouts": {"alert": settings.rules.alert_timeout, "heartbeat": settings.rules.heartbeat_timeout, "ack": 0,
                      "shelve": 7200},
+        "blackouts": {"duration": settings.rules.blackout_duration},
     })
 
 

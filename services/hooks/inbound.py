@@ -157,6 +157,10 @@ async def prometheus(request: web.Request) -> web.Response:
     if not wait or any(reply.queued for reply in replies):
         return json_response({"status": "ok", "ids": [reply.id for reply in replies],
                               "message": "alerts accepted for processing"}, status=202)
+    suppressed = next((reply for reply in replies if "alert" not in reply.body), None)
+    if suppressed is not None:  # during a blackout: 202 with Alerta's message, as Alerta's webhooks answer
+        return json_response({"status": "ok", "id": suppressed.id, "ids": [reply.id for reply in replies],
+                              "message": suppressed.body.get("message")}, status=202)
     base = base_url(request, api_prefix=True)
     bodies = [with_href(reply.body["alert"], base, "alert") for reply in replies]
     return json_response(processed_answer(bodies), status=201)

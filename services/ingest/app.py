@@ -23,11 +23,13 @@ from shared.broker import Names, RpcClient, connect, declare_topology
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.store import Store, StoreUnavailable, open_store
+from shared.store.blackouts import BlackoutStore
 from shared.store.counters import Counters
 from shared.store.heartbeats import HeartbeatWatchQueries
 from shared.store.leases import Leases
 from shared.tasks import cancel_and_wait
 
+from .blackouts import BlackoutCache
 from .heartbeat_watch import HeartbeatWatch
 from .on_demand import OnDemand
 from .processor import Processor
@@ -57,6 +59,7 @@ class Worker:
         self.channel: AbstractChannel | None = None
         self.balancer: Balancer | None = None
         self.processor: Processor | None = None
+        self.blackouts: BlackoutCache | None = None
         self.settler: Settler | None = None
         self.store: Store | None = None
         self.lane_tasks: list[asyncio.Task[None]] = []
@@ -69,12 +72,16 @@ class Worker:
     async def start(self) -> None:
         self.store = await self.stack.enter_async_context(open_store(self.settings.database_url, metrics=self.metrics))
         await Counters(self.store).start_up()  # built once for an existing database; a crash's journal recovered
-        self.processor = Processor(self.store, self.settings, self.metrics)
         self.connection = await connect(self.settings, service="ingest")
         self.stack.push_async_callback(self.connection.close)
         self.channel = await self.connection.channel(publisher_confirms=False)
         await self.channel.set_qos(prefetch_count=self.settings.ingest.prefetch)
         _, queues = await declare_topology(self.channel, self.settings)
+        # Loaded before the first alert is taken, and kept current by announcements (services/ingest/blackouts.py).
+        self.blackouts = BlackoutCache(BlackoutStore(self.store), self.settings)
+        await self.blackouts.start(await self.connection.channel(), Names.from_settings(self.settings).events)
+        self.stack.push_async_callback(self.blackouts.stop)
+        self.processor = Processor(self.store, self.settings, self.metrics, self.blackouts)
         events_channel = await self.connection.channel(publisher_confirms=True)
         events = await events_channel.get_exchange(Names.from_settings(self.settings).events)
         self.settler = Settler(self.settings, self.metrics, self.channel, events)
@@ -102,6 +109,8 @@ class Worker:
     def _reconnected(self, _connection: object) -> None:
         if self.balancer is not None:
             self.balancer.forget()
+        if self.blackouts is not None:  # announcements published while the connection was down are lost
+            self.blackouts.reload_soon()
 
     async def _start_housekeeping(self) -> None:
         """Housekeeping on demand (every worker) and, with ``schedules``, housekeeping and the heartbeat watch on

@@ -19,11 +19,12 @@ import logging
 import socket
 import time
 import uuid
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared import rules
+from shared.blackouts import BLACKOUT_STATUS, MARK, SUPPRESSED
 from shared.broker import ALERT, COMMAND, HEARTBEAT
 from shared.commands import DELETE_HEARTBEAT
 from shared.metrics import Metrics
@@ -33,6 +34,7 @@ from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, signed_by_service
 from shared.store import Store, StoreUnavailable, now_ms
 
+from .blackouts import BlackoutCache
 from .groups import Attempted, Item, Settle, apply_groups, error_body
 from .heartbeat_watch import due_event
 
@@ -100,8 +102,10 @@ class Senders:
 
 
 class Processor:
-    def __init__(self, store: Store, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, store: Store, settings: Settings, metrics: Metrics,
+                 blackouts: BlackoutCache | None = None) -> None:
         self.store = store
+        self.blackouts = blackouts
         self.settings = settings
         self.metrics = metrics
         self.policy = settings.rules.policy()
@@ -155,7 +159,22 @@ class Processor:
                 self.metrics.alerts_received.labels("rejected").inc()
                 item.finish(Settle.ACK, 403, error_body(403, str(exc)), "rejected")
                 return
+            if self._suppressed(item, payload):
+                return
         item.payload = payload
+
+    def _suppressed(self, item: Item, alert: dict[str, Any]) -> bool:
+        """The blackout rule, after the policy (as Alerta's plugins run): an alert a blackout covers is dropped
+        with 202 and Alerta's message, or, with NOTIFICATION_BLACKOUT, stored with status ``blackout``."""
+        verdict = self.blackouts.check(alert) if self.blackouts is not None else None
+        if verdict is None:
+            return False
+        if verdict[0] == MARK:
+            alert["status"] = BLACKOUT_STATUS
+            return False
+        self.metrics.alerts_received.labels("blackout").inc()
+        item.finish(Settle.ACK, 202, {"status": "ok", "id": alert["id"], "message": SUPPRESSED}, "blackout")
+        return True
 
     # -- processing -----------------------------------------------------------------------------
 
