@@ -35,6 +35,8 @@ SEVERITIES = ("critical", "major", "minor", "warning")
 CLIENT_TIMEOUT = RPC_TIMEOUT + 10  # an answer later than this is a hang
 
 
+ENVIRONMENT = "Production"  # of every alert of the load: verify.py reads them on the identity index by it
+
 @dataclass
 class Request:
     resource: str
@@ -58,7 +60,7 @@ class Recorder:
 
     @staticmethod
     def body(resource: str, index: int, value: int) -> dict[str, Any]:
-        return {"resource": resource, "event": "ChaosProbe", "environment": "Production",
+        return {"resource": resource, "event": "ChaosProbe", "environment": ENVIRONMENT,
                 "severity": SEVERITIES[index % len(SEVERITIES)], "service": ["chaos"], "group": "Chaos",
                 "text": f"chaos load on {resource}", "value": str(value), "origin": "chaos/load"}
 

@@ -128,6 +128,7 @@ async def test_sigterm_of_every_service_under_load_loses_nothing(
     assert all(code == 0 and took < STOP_GRACE for code, took in stops.values()), stops
 
 
+@pytest.mark.timeout(600)  # its own stack, a minute of outage, then a backlog of a thousand to store: slow machines
 async def test_a_flood_through_a_60_second_store_outage_is_bounded_and_loses_nothing(
     bounded_stack: ChaosStack, verdicts: list[Verdict]
 ) -> None:
