@@ -20,6 +20,7 @@ from shared.blackouts import ACTIVE, EXPIRED, PENDING, STATUSES, priority, remai
 from shared.broker import BrokerUnavailable
 from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response, read_json
+from shared.paging import check_page, listed, page_count, page_keys
 from shared.schemas import BadInput, load_body
 from shared.store import now_ms
 from shared.store.blackouts import MAX_CURRENT, BlackoutStore
@@ -223,15 +224,12 @@ async def list_blackouts(request: web.Request) -> web.Response:
     page = _number(request, "page", 1, -1_000_000, 1_000_000)
     size = _number(request, "page-size", request.app[SETTINGS].query.default_page_size, 1, MAX_PAGE_SIZE)
     total, docs = await _repository(request).list_blackouts(query, _sort(request), max(page - 1, 0) * size, size)
-    pages = (total - 1) // size + 1
-    if page < 1 or (total and page > pages):  # as Alerta: 416, also for a page below 1
-        raise ApiError(416, f"page out of range: 1-{pages}")
+    if page < 1:  # as Alerta's blackout list: a page below the first is a 416 too
+        raise ApiError(416, f"page out of range: 1-{page_count(total, size)}")
+    check_page(page, size, total)
     base = base_url(request, api_prefix=True)
-    body: dict[str, Any] = {"status": "ok", "page": page, "pageSize": size, "pages": pages, "more": page < pages,
-                            "blackouts": [blackout_body(doc, base, now) for doc in docs], "total": total}
-    if not docs:
-        body["message"] = "not found"
-    return json_response(body)
+    return json_response(listed("blackouts", [blackout_body(doc, base, now) for doc in docs],
+                                **page_keys(total, page, size)))
 
 
 BLACKOUT_ROUTES: list[tuple[str, str, Handler]] = [
