@@ -38,6 +38,9 @@ class Principal:
     user: str
     scopes: frozenset[str]
     key_id: str | None = None
+    # The customers this principal is bound to (a key's ``customer``, a token's ``customers`` claim); empty: all
+    # customers. Applied only while CUSTOMER_VIEWS is on (services/gateway/customers.py ``bound``).
+    customers: frozenset[str] = frozenset()
 
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes or (scope == "read" and "write" in self.scopes)
@@ -153,7 +156,9 @@ class KeyRing:
         scopes = set(doc.get("scopes") or ())
         if doc.get("user") in self.admin_users:
             scopes.add("admin")
-        return Principal(doc.get("user", ""), frozenset(scopes), doc.get("_id"))
+        customer = doc.get("customer")
+        return Principal(doc.get("user", ""), frozenset(scopes), doc.get("_id"),
+                         frozenset({customer}) if isinstance(customer, str) and customer else frozenset())
 
     def forget(self, digest: str | None = None) -> None:
         """Drop cached lookups (all, or one key's) so that a revoked key stops working at once here."""

@@ -94,6 +94,13 @@ def guard_holds(doc: dict[str, Any], cmd: dict[str, Any]) -> bool:
     return not statuses or doc.get("status") in statuses
 
 
+def for_customers(doc: dict[str, Any], cmd: dict[str, Any]) -> bool:
+    """May the command act on the alert? Its sender's customers (None: all) hold the alert's customer; else the
+    alert is not there for the sender (404)."""
+    customers = cmd.get("customers")
+    return customers is None or doc.get("customer") in customers
+
+
 def apply(doc: dict[str, Any], cmd: dict[str, Any], now: datetime, limit: int) -> dict[str, Any]:
     """Apply one of status/action/tag/untag to a document and return the new document."""
     op = cmd["op"]

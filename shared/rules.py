@@ -126,6 +126,7 @@ def create(alert: dict[str, Any], now: datetime, history_limit: int) -> dict[str
         "resource", "event", "environment", "severity", "correlate", "service", "group", "value", "text",
         "tags", "attributes", "origin", "type", "createTime", "timeout", "rawData",
     )}
+    doc["customer"] = alert.get("customer")
     doc.update(
         _id=alert["id"],
         correlate=own_correlate(alert["event"], alert["correlate"]),
@@ -218,8 +219,11 @@ def correlate(doc: dict[str, Any], alert: dict[str, Any], now: datetime, history
 def receive(
     docs: list[dict[str, Any]], alert: dict[str, Any], now: datetime, history_limit: int
 ) -> tuple[str, dict[str, Any]]:
-    """Apply one received alert to its group's documents; returns (outcome, the resulting document)."""
-    outcome, target = find_target(docs, alert)
+    """Apply one received alert to its group's documents; returns (outcome, the resulting document). The
+    customer is part of an alert's identity (as in Alerta): another customer's alert of the same resource and
+    event is another alert."""
+    customer = alert.get("customer")
+    outcome, target = find_target((doc for doc in docs if doc.get("customer") == customer), alert)
     if target is None:
         return CREATED, create(alert, now, history_limit)
     if outcome == DUPLICATE:

@@ -81,6 +81,7 @@ class AlertSchema(_Body):
     createTime = UtcDateTime(load_default=None, allow_none=True)
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
     rawData = fields.Raw(load_default=None, allow_none=True)
+    customer = Line(lim.GROUP_CHARS, load_default=None, allow_none=True)  # set by the gateway (shared/customers)
 
     @validates("attributes")
     def _attributes(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
@@ -111,6 +112,7 @@ class AlertSchema(_Body):
             "createTime": data.get("createTime"),
             "timeout": timeout,
             "rawData": data.get("rawData"),
+            "customer": data.get("customer") or None,
         }
 
 
@@ -123,6 +125,7 @@ class HeartbeatSchema(_Body):
                              validate=items(lim.ATTRIBUTE_KEYS))
     createTime = UtcDateTime(load_default=None, allow_none=True)
     timeout = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10**9))
+    customer = Line(lim.GROUP_CHARS, load_default=None, allow_none=True)
 
     @validates("attributes")
     def _attributes(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
@@ -131,6 +134,7 @@ class HeartbeatSchema(_Body):
     @post_load
     def _defaults(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return {
+            "customer": data.get("customer") or None,
             "origin": data.get("origin") or None,
             "tags": data.get("tags") or [],
             "attributes": data.get("attributes") or {},
@@ -229,6 +233,9 @@ class CommandMessage(_Body):
     # Set by the gateway from the caller's key; not held to today's bounds (a key's user may predate them):
     # the history entry keeps at most USER_CHARS of it (shared/limits.py bounded_user).
     user = Text(load_default=None, allow_none=True)
+    # The customers of the gateway's caller (None: all): the worker acts only on an alert of one of them.
+    customers = fields.List(Text(max_chars=lim.GROUP_CHARS), load_default=None, allow_none=True,
+                            validate=items(1000))
     # Guards (housekeeping's commands): applied only while the alert is as the sender saw it, so that a
     # repeated or late command is skipped instead of applied twice (see shared.commands.guard_holds).
     ifLastReceiveTime = UtcDateTime(load_default=None, allow_none=True)
@@ -263,6 +270,7 @@ class KeyBody(_Body):
     scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), load_default=None, allow_none=True,
                          validate=items(lim.SCOPE_ITEMS))
     expireTime = UtcDateTime(load_default=None, allow_none=True)
+    customer = Line(lim.GROUP_CHARS, load_default=None, allow_none=True)
     key = fields.Raw(load_default=None, allow_none=True)
 
     @validates("key")

@@ -192,6 +192,7 @@ class Settings:
     auth_required: bool = True
     admin_key: str = field(default="", repr=False)
     admin_users: tuple[str, ...] = ()
+    customer_views: bool = False  # multi-tenancy: a key (or token) bound to customers sees only theirs
     # Shared between the services of one installation: internal services (query, hooks) answer only callers
     # that present it, and it signs the services' broker messages (what a direct publisher cannot assert).
     service_secret: str = field(default="", repr=False)
@@ -235,6 +236,7 @@ class Settings:
             auth_required=boolean(env, "AUTH_REQUIRED", True),
             admin_key=env.get("ADMIN_KEY", "").strip(),
             admin_users=items(env, "ADMIN_USERS", ()),
+            customer_views=boolean(env, "CUSTOMER_VIEWS", False),
             service_secret=env.get("SERVICE_SECRET", "").strip(),
             rpc_timeout=number(env, "RPC_TIMEOUT", 10.0, 0.1),
             shards=integer(env, "INGEST_SHARDS", 8, 1, 256),

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from shared.auth import hash_key, key_document, new_key
+from shared.customers import visible
 from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response, read_json
 from shared.paging import check_page, listed, page_keys
@@ -17,6 +18,7 @@ from shared.store.accounts import AlreadyExists
 from .auth import PRINCIPAL
 from .commands import method_override
 from .keys import ACCOUNTS, KEYRING, SETTINGS
+from .tenancy import bound, customer_for_write
 from .views import require
 
 
@@ -30,7 +32,8 @@ def key_body(doc: dict[str, Any], base: str, key: str | None = None) -> dict[str
         "id": doc["_id"], "key": key if key is not None else f"{doc.get('prefix', '')}...",
         "prefix": doc.get("prefix"), "user": doc.get("user"), "scopes": doc.get("scopes") or [],
         "text": doc.get("text", ""), "expireTime": _iso(doc.get("expireTime")), "count": doc.get("count", 0),
-        "lastUsedTime": _iso(doc.get("lastUsedTime")), "customer": None, "href": f"{base}/key/{doc['_id']}",
+        "lastUsedTime": _iso(doc.get("lastUsedTime")), "customer": doc.get("customer"),
+        "href": f"{base}/key/{doc['_id']}",
     }
 
 
@@ -85,7 +88,9 @@ async def list_keys(request: web.Request) -> web.Response:
     require(request, "admin")
     user = request.match_info.get("user")
     base = base_url(request, api_prefix=True)
-    keys = [key_body(doc, base) for doc in await request.app[ACCOUNTS].list_keys(user)]
+    customers = bound(request)  # a bound caller lists its customers' keys only
+    keys = [key_body(doc, base) for doc in await request.app[ACCOUNTS].list_keys(user)
+            if visible(customers, doc.get("customer"))]
     return one_page(request, "keys", keys, time=_iso(datetime.now(UTC)))
 
 
@@ -99,6 +104,7 @@ async def create_key(request: web.Request) -> web.Response:
     key = new_key()
     doc = key_document(key, user, body.get("scopes") or ["read", "write"],
                        body.get("text") or f"API key for {user}", body.get("expireTime"), now)
+    doc["customer"] = customer_for_write(request, body.get("customer"))  # binds the key's principal (CUSTOMER_VIEWS)
     await request.app[ACCOUNTS].insert_key(doc)
     data = key_body(doc, base_url(request, api_prefix=True), key)
     return json_response({"status": "ok", "key": key, "data": data}, status=201,

@@ -18,12 +18,14 @@ from shared.routes import READ_PATHS
 from shared.settings import Settings
 from shared.store import open_store
 from shared.store.accounts import Accounts
+from shared.store.customers import CustomerStore
 from shared.tasks import cancel_and_wait
 
 from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
 from .blackouts import BLACKOUT_ROUTES
 from .commands import COMMAND_ROUTES
+from .customers import CUSTOMER_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, POLICY, RPC, SETTINGS, STORE, THROTTLE
 from .notes import NOTE_ROUTES
 from .openapi import OPENAPI_ROUTES
@@ -56,6 +58,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
         accounts = Accounts(store)
         keyring = KeyRing(accounts, settings.admin_key, settings.admin_users)
         await keyring.bootstrap()
+        await CustomerStore(store).ensure_indexes()
         app[STORE], app[ACCOUNTS], app[KEYRING] = store, accounts, keyring
         flusher = asyncio.create_task(_flush_key_usage(keyring), name="key-usage")
         yield
@@ -92,7 +95,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app.cleanup_ctx.extend([store_context, broker_context, client_context])
     app.on_shutdown.append(release_callers)
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + NOTE_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES
-               + OPENAPI_ROUTES + BLACKOUT_ROUTES)
+               + OPENAPI_ROUTES + BLACKOUT_ROUTES + CUSTOMER_ROUTES)
     add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
     # Every other GET is a read: the query service answers it (the known reads are named, so that another method
     # on their paths is a 405). Any other method on a path no route serves is a 404 (as in Alerta), not the 405

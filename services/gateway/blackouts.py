@@ -18,6 +18,7 @@ from shared import blackout_events as events
 from shared.blackout_schema import BLACKOUT_BODY, BlackoutBody
 from shared.blackouts import ACTIVE, EXPIRED, PENDING, STATUSES, priority, remaining, status
 from shared.broker import BrokerUnavailable
+from shared.customers import customer_filter
 from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response, read_json
 from shared.paging import check_page, listed, page_count, page_keys
@@ -27,6 +28,7 @@ from shared.store.blackouts import MAX_CURRENT, BlackoutStore
 
 from .auth import PRINCIPAL
 from .keys import RPC, SETTINGS, STORE
+from .tenancy import bound, check_visible, customer_for_write
 from .views import require
 
 log = logging.getLogger("alertbus.gateway.blackouts")
@@ -84,13 +86,6 @@ def _timed(doc: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any
     return doc
 
 
-def _customer(request: web.Request, wanted: str | None) -> str | None:
-    """As Alerta: only an admin may name a customer (alertbus has none, and matches none: see shared/blackouts)."""
-    if wanted and not request[PRINCIPAL].allows("admin"):
-        raise ApiError(400, f"not allowed to set customer to '{wanted}'")
-    return wanted
-
-
 async def _announce(request: web.Request, event: str, ident: str, doc: dict[str, Any] | None) -> None:
     try:
         await events.announce(request.app[RPC], event, ident, doc, user=request[PRINCIPAL].user)
@@ -112,7 +107,7 @@ async def create_blackout(request: web.Request) -> web.Response:
     doc: dict[str, Any] = {
         "_id": str(uuid.uuid4()), "environment": body["environment"], "service": body.get("service") or [],
         **{name: body.get(name) for name in OPTIONAL}, "tags": body.get("tags") or [],
-        "customer": _customer(request, body.get("customer")),
+        "customer": customer_for_write(request, body.get("customer")),
         "user": body.get("user") if body.get("user") and principal.allows("admin") else principal.user,
         "createTime": now,
     }
@@ -128,6 +123,7 @@ async def get_blackout(request: web.Request) -> web.Response:
     doc = await _repository(request).get_blackout(request.match_info["id"])
     if doc is None:
         raise ApiError(404, "not found")
+    check_visible(request, doc.get("customer"))
     answer = blackout_body(doc, base_url(request, api_prefix=True), datetime.now(UTC))
     return json_response({"status": "ok", "total": 1, "blackout": answer})
 
@@ -142,13 +138,14 @@ async def update_blackout(request: web.Request) -> web.Response:
     doc = await repository.get_blackout(request.match_info["id"])
     if doc is None:
         raise ApiError(404, "not found")
+    check_visible(request, doc.get("customer"))
     new = dict(doc, user=request[PRINCIPAL].user)
     if changes.get("environment") is not None:
         new["environment"] = changes["environment"]
     new.update({name: changes[name] for name in OPTIONAL if name in changes})
     new.update({name: changes[name] or [] for name in ("service", "tags") if name in changes})
     if "customer" in changes:
-        new["customer"] = _customer(request, changes["customer"])
+        new["customer"] = customer_for_write(request, changes["customer"])
     start = _ms(changes.get("startTime") or doc["startTime"])
     end = _end(start, changes.get("endTime"), changes.get("duration")) \
         if changes.get("endTime") or changes.get("duration") else doc["endTime"]
@@ -162,6 +159,8 @@ async def update_blackout(request: web.Request) -> web.Response:
 async def delete_blackout(request: web.Request) -> web.Response:
     require(request, "write")
     ident = request.match_info["id"]
+    doc = await _repository(request).get_blackout(ident)
+    check_visible(request, doc.get("customer") if doc else None)
     if not await _repository(request).delete_blackout(ident):
         raise ApiError(404, "not found")
     await _announce(request, events.DELETED, ident, None)
@@ -190,7 +189,8 @@ def _query(request: web.Request, now: datetime) -> dict[str, Any]:
         rules = {PENDING: {"startTime": {"$gt": now}}, EXPIRED: {"endTime": {"$lte": now}},
                  ACTIVE: {"startTime": {"$lte": now}, "endTime": {"$gt": now}}}
         query["$or"] = [rules[value] for value in dict.fromkeys(wanted)]
-    return query
+    own = customer_filter(bound(request))  # a bound caller lists its customers' blackouts only
+    return {"$and": [query, own]} if query and own else query or own
 
 
 def _number(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:

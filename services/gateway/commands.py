@@ -14,12 +14,18 @@ from shared.schemas import ACTION_BODY, STATUS_BODY, TAGS_BODY, load_body
 
 from .auth import PRINCIPAL
 from .keys import RPC, STORE
+from .tenancy import bound, check_visible
 from .views import require
 
 
 async def send_command(request: web.Request, payload: dict[str, Any]) -> Reply:
-    """Publish a command as the caller and wait for the worker's reply; a refusal raises ``ReplyError``."""
+    """Publish a command as the caller and wait for the worker's reply; a refusal raises ``ReplyError``. A bound
+    caller's customers go with it: the worker acts only on an alert of theirs (the alert may change hands between
+    the look-up here and the worker's load)."""
     payload["user"] = request[PRINCIPAL].user
+    customers = bound(request)
+    if customers:
+        payload["customers"] = sorted(customers)
     reply = await request.app[RPC].send_command(payload, user=payload["user"], request_id=request_id(request))
     return reply.raise_for_error()
 
@@ -37,9 +43,11 @@ async def _send(request: web.Request, payload: dict[str, Any]) -> web.Response:
 async def alert_command(request: web.Request, op: str, params: dict[str, Any], *, missing: str = "not found") -> Reply:
     """A command on the alert the path names, routed with its group (``missing``: the 404's message)."""
     require(request, "write")
-    doc = await request.app[STORE].get_alert(request.match_info["id"], fields=["environment", "resource"])
+    doc = await request.app[STORE].get_alert(request.match_info["id"],
+                                             fields=["environment", "resource", "customer"])
     if doc is None:
         raise ApiError(404, missing)
+    check_visible(request, doc.get("customer"), missing)
     payload = {"op": op, "id": doc["_id"], "environment": doc["environment"], "resource": doc["resource"]}
     return await send_command(request, {**payload, **params})
 
@@ -75,6 +83,7 @@ async def delete_heartbeat(request: web.Request) -> web.Response:
     doc = await request.app[STORE].get_heartbeat(request.match_info["id"])
     if doc is None:
         raise ApiError(404, "not found")
+    check_visible(request, doc.get("customer"))
     return await _send(request, {"op": DELETE_HEARTBEAT, "id": doc["_id"], "origin": doc["origin"]})
 
 

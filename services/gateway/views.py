@@ -3,11 +3,14 @@ housekeeping on demand. Health, status and metrics are the shared operations rou
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
 from shared.broker import ALERT, HEARTBEAT
+from shared.customers import CUSTOMERS_HEADER, encode_bound
 from shared.edge import BASE_HEADER, SERVICE_HEADER
 from shared.housekeeping import MAX_SECONDS, request_body
 from shared.http import (
@@ -33,6 +36,7 @@ from shared.severity import (
 
 from .auth import PRINCIPAL
 from .keys import CLIENT, METRICS, POLICY, RPC, SETTINGS
+from .tenancy import bound, customer_for_write
 
 HOUSEKEEPING_WAIT = 60.0  # seconds housekeeping on demand waits for the worker's report
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
@@ -52,7 +56,9 @@ async def _publish(request: web.Request, kind: str) -> web.Response:
     """Validate, publish with confirms, and answer with the worker's reply (or 202 when asked to, or when
     the worker did not answer in time: the message is queued and will be processed)."""
     require(request, "write")
-    payload = load_body(ALERT_SCHEMA if kind == ALERT else HEARTBEAT_SCHEMA, await read_json(request))
+    body = await read_json(request)
+    payload = load_body(ALERT_SCHEMA if kind == ALERT else HEARTBEAT_SCHEMA, body)
+    customer = customer_for_write(request, payload["customer"])
     if kind == ALERT:
         # Before publishing: a 202 promises that the alert will be stored, so a refusal must come now. (The
         # worker applies the same policy again, for direct publishers.)
@@ -61,7 +67,12 @@ async def _publish(request: web.Request, kind: str) -> web.Response:
         except Rejected as exc:
             request.app[METRICS].alerts_received.labels("rejected").inc()
             raise ApiError(403, str(exc)) from None
-    raw = await read_body(request)  # the wire format is the body as sent: direct publishers send the same
+    # The wire format is the body as sent (direct publishers send the same), with the customer the caller's key
+    # gives it when the body named none.
+    raw: bytes | dict[str, Any] = await read_body(request)
+    if customer != payload["customer"]:
+        payload["customer"] = customer
+        raw = {**body, "customer": customer}
     rpc, user, rid = request.app[RPC], request[PRINCIPAL].user, request_id(request)
     send = rpc.send_alert if kind == ALERT else rpc.send_heartbeat
     reply = await send(payload, raw, user=user, request_id=rid, wait=not _wants_async(request))
@@ -101,6 +112,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
         BASE_HEADER: base_url(request, api_prefix=api),
         REQUEST_ID: request_id(request),
         SERVICE_HEADER: settings.service_secret,
+        CUSTOMERS_HEADER: encode_bound(bound(request)),  # whom the read is for: its customers only
         "Accept": "application/json",
     }
     url = URL(settings.gateway.query_url.rstrip("/") + raw_path, encoded=True)
@@ -153,7 +165,8 @@ async def client_config(request: web.Request) -> web.Response:
     }
     return json_response({
         "debug": False, "endpoint": base_url(request, api_prefix=True), "alarm_model": model,
-        "auth_required": settings.auth_required, "provider": "basic", "customer_views": False,
+        "auth_required": settings.auth_required, "provider": "basic",
+        "customer_views": settings.customer_views,
         "signup_enabled": False, "email_verification": False, "severity": SEVERITY_MAP, "colors": {},
         "timeouts": {"alert": settings.rules.alert_timeout, "heartbeat": settings.rules.heartbeat_timeout, "ack": 0,
                      "shelve": 7200},

@@ -142,7 +142,7 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
     cmd = item.payload
     assert cmd is not None
     doc = group.find(cmd["id"])
-    if doc is None:
+    if doc is None or not commands.for_customers(doc, cmd):
         item.finish(Settle.ACK, 404, error_body(404, "not found"), "not-found")
         return None
     if cmd["receiveId"] in doc.get("_rids", ()):

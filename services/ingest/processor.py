@@ -33,6 +33,7 @@ from shared.schemas import ALERT_SCHEMA, COMMAND_MESSAGE, HEARTBEAT_SCHEMA, BadI
 from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, signed_by_service
 from shared.store import Store, StoreUnavailable, now_ms
+from shared.store.heartbeats import OriginTaken
 
 from .blackouts import BlackoutCache
 from .groups import Attempted, Item, Settle, apply_groups, error_body
@@ -230,14 +231,19 @@ class Processor:
         heartbeat = item.payload
         assert heartbeat is not None
         if item.kind == COMMAND:
-            if await self.store.delete_heartbeat(heartbeat["id"]):
+            if await self.store.delete_heartbeat(heartbeat["id"], heartbeat.get("customers")):
                 self.metrics.commands_applied.labels(DELETE_HEARTBEAT).inc()
                 item.finish(Settle.ACK, 200, {"status": "ok"}, "command")
             else:
                 item.finish(Settle.ACK, 404, error_body(404, "not found"), "not-found")
             return
         heartbeat["receiveTime"] = now_ms()
-        doc = await self.store.save_heartbeat(heartbeat)
+        try:
+            doc = await self.store.save_heartbeat(heartbeat)
+        except OriginTaken:
+            taken = error_body(409, "this heartbeat origin belongs to another customer")
+            item.finish(Settle.ACK, 409, taken, "refused")
+            return
         self.metrics.heartbeats_received.inc()
         body = heartbeat_body(doc, self.settings.rules.heartbeat_max_latency_ms)
         item.event = due_event(doc, heartbeat["receiveTime"], self.settings.ingest.heartbeat_watch_interval)

@@ -13,6 +13,7 @@ from shared.render import heartbeat_body, with_href
 
 from .filters import parse_heartbeat_query
 from .keys import QUERIES, SETTINGS, STORE
+from .tenancy import check_visible, restricted
 from .views import paged
 
 
@@ -21,6 +22,7 @@ async def get_heartbeat(request: web.Request) -> web.Response:
     doc = await request.app[STORE].get_heartbeat(request.match_info["id"], max_time_ms=settings.query.store_max_time_ms)
     if doc is None:
         raise ApiError(404, "not found")
+    check_visible(request, doc)
     body = heartbeat_body(doc, settings.rules.heartbeat_max_latency_ms)
     return json_response({"status": "ok", "total": 1, "heartbeat": with_href(body, base_url(request), "heartbeat")})
 
@@ -32,7 +34,7 @@ async def get_heartbeats(request: web.Request) -> web.Response:
     query = parse_heartbeat_query(list(request.query.items()), settings.query.default_page_size)
     now = datetime.now(UTC)
     docs, total = await request.app[QUERIES].heartbeat_page(
-        query.filter, query.statuses, query.sort, query.skip, query.page_size, now=now,
+        restricted(request, query.filter), query.statuses, query.sort, query.skip, query.page_size, now=now,
         max_latency_ms=settings.rules.heartbeat_max_latency_ms,
     )
     base = base_url(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +16,13 @@ from shared.render import alert_body, history_record, listed_alert, top10_row, w
 from .filters import Query, parse_alert_query
 from .keys import QUERIES, SETTINGS, STORE
 from .reads import AlertQueries
+from .tenancy import check_visible, restricted
 
 
 def alert_query(request: web.Request) -> Query:
-    return parse_alert_query(list(request.query.items()), request.app[SETTINGS].query.default_page_size)
+    """The request's query, kept to the caller's customers (every list and aggregate reads through this)."""
+    query = parse_alert_query(list(request.query.items()), request.app[SETTINGS].query.default_page_size)
+    return replace(query, filter=restricted(request, query.filter))
 
 
 def repository(request: web.Request) -> AlertQueries:
@@ -41,6 +45,7 @@ async def get_alert(request: web.Request) -> web.Response:
     doc = await request.app[STORE].get_alert(request.match_info["id"], max_time_ms=limit)
     if doc is None:
         raise ApiError(404, "not found")
+    check_visible(request, doc)
     body = with_href(alert_body(doc), base_url(request), "alert")
     return json_response({"status": "ok", "total": 1, "alert": body})
 

@@ -29,7 +29,7 @@ from pymongo.errors import ConnectionFailure as _ConnectionFailure
 
 from ..metrics import Metrics
 from ..regexes import literal
-from .heartbeats import LONG_AGO, WATCH_AT, WATCH_FLAG, WATCH_INDEX, heartbeat_deadline
+from .heartbeats import LONG_AGO, WATCH_AT, WATCH_FLAG, WATCH_INDEX, OriginTaken, heartbeat_deadline
 from .timing import QueryTimeout as QueryTimeout
 from .timing import time_limited as time_limited
 from .timing import timed as timed
@@ -260,14 +260,15 @@ class Store:
     async def save_heartbeat(self, heartbeat: dict[str, Any]) -> dict[str, Any]:
         """Upsert by origin; the first id is kept. Sets when the heartbeat watch must look at it next
         (shared/store/heartbeats.py): at its deadline, or at once when the watch flagged it failing."""
-        fields = {key: heartbeat[key] for key in ("origin", "tags", "attributes", "createTime", "timeout")}
+        fields = {key: heartbeat.get(key) for key in ("origin", "tags", "attributes", "createTime", "timeout",
+                                                      "customer")}
         received = heartbeat["receiveTime"]
         fields.update(type="Heartbeat", receiveTime=received)
         fields[WATCH_AT] = heartbeat_deadline(received, heartbeat["timeout"])
         for _ in range(3):
             try:
                 doc = await self.heartbeats.find_one_and_update(
-                    {"origin": heartbeat["origin"]},
+                    {"origin": heartbeat["origin"], "customer": fields["customer"]},
                     {"$set": fields, "$setOnInsert": {"_id": heartbeat["id"]}},
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
@@ -279,12 +280,17 @@ class Store:
                 if doc is not None:  # always, with upsert and ReturnDocument.AFTER
                     return dict(doc)
             except DuplicateKeyError:
-                continue  # two first heartbeats of one origin raced; the other one's id wins
+                # Two first heartbeats of one origin raced (the other one's id wins), or the origin is another
+                # customer's: a heartbeat never passes from one customer to another.
+                if await self.heartbeats.count_documents(
+                        {"origin": heartbeat["origin"], "customer": {"$ne": fields["customer"]}}):
+                    raise OriginTaken(heartbeat["origin"]) from None
         raise RuntimeError(f"heartbeat upsert for origin {heartbeat['origin']!r} kept conflicting")
 
     @timed
-    async def delete_heartbeat(self, ident: str) -> bool:
-        result = await self.heartbeats.delete_one({"_id": ident})
+    async def delete_heartbeat(self, ident: str, customers: list[str] | None = None) -> bool:  # None: any customer
+        query: dict[str, Any] = {"_id": ident} if customers is None else {"_id": ident, "customer": {"$in": customers}}
+        result = await self.heartbeats.delete_one(query)
         return result.deleted_count == 1
 
     @timed

@@ -70,3 +70,7 @@ class HeartbeatWatchQueries:
         condition = {"_id": heartbeat["_id"], "receiveTime": heartbeat["receiveTime"]}
         return (await self.heartbeats.update_one(condition, change)).matched_count == 1
 
+
+
+class OriginTaken(Exception):
+    """A heartbeat's origin is another customer's (a heartbeat is one per origin): the sender gets a 409."""
