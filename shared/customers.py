@@ -78,7 +78,10 @@ def decode_bound(value: str | None) -> frozenset[str]:
     """The customers the gateway passed (``encode_bound``); raises ``ValueError`` for anything else."""
     if not value:
         return frozenset()
-    decoded = json.loads(value)
+    try:
+        decoded = json.loads(value)
+    except RecursionError:
+        raise ValueError("the customers header is nested too deeply") from None
     if not isinstance(decoded, list) or len(decoded) > MAX_BOUND or not all(isinstance(c, str) for c in decoded):
         raise ValueError("the customers header must be a JSON list of strings")
     return frozenset(decoded)

@@ -54,7 +54,7 @@ def heartbeat_body(doc: dict[str, Any], max_latency_ms: int, now: datetime | Non
         "timeout": doc["timeout"],
         "maxLatency": max_latency_ms,
         "receiveTime": _iso(receive),
-        "customer": None,
+        "customer": doc.get("customer"),
         "latency": latency,
         "since": since,
         "status": status,

@@ -30,6 +30,7 @@ from pymongo.errors import ConnectionFailure as _ConnectionFailure
 from ..metrics import Metrics
 from ..regexes import literal
 from .heartbeats import LONG_AGO, WATCH_AT, WATCH_FLAG, WATCH_INDEX, OriginTaken, heartbeat_deadline
+from .identity import ensure_identity
 from .timing import QueryTimeout as QueryTimeout
 from .timing import time_limited as time_limited
 from .timing import timed as timed
@@ -117,10 +118,7 @@ class Store:
             await self._add_lookup_keys()
             for name in OBSOLETE_INDEXES & existing.keys():
                 await self.alerts.drop_index(name)
-        await self.alerts.create_index(
-            [("environment", ASCENDING), ("resource", ASCENDING), ("event", ASCENDING)],
-            unique=True, name="identity",
-        )
+        await ensure_identity(self.alerts, existing)
         await self.alerts.create_index([("_keys", ASCENDING)], name="lookup")
         await self.alerts.create_index([("lastReceiveTime", DESCENDING)], name="lastReceiveTime")
         # Reads (services/query/reads.py): equality fields first, then the sort key. The list sorted by
