@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 from aiohttp import web
-from marshmallow import missing
 
 from shared import limits as lim
 from shared.customers import customer_filter
@@ -35,14 +34,22 @@ WRITE_SCOPE, READ_SCOPE = "admin", "read"
 
 
 class CustomerBody(_Body):
-    """``POST /customer`` (both fields) and ``PUT /customer/{id}`` (``partial``: what it names)."""
+    """``POST /customer``: both fields."""
 
     customer = Line(lim.GROUP_CHARS, 1, required=True)
     match = Line(lim.USER_CHARS, 1, required=True)
 
 
+class CustomerChanges(_Body):
+    """``PUT /customer/{id}``: what it names; ``null`` changes nothing (the ``alerta`` client sends both fields,
+    ``null`` for the one not given)."""
+
+    customer = Line(lim.GROUP_CHARS, 1, load_default=None, allow_none=True)
+    match = Line(lim.USER_CHARS, 1, load_default=None, allow_none=True)
+
+
 CUSTOMER_BODY = CustomerBody()
-CUSTOMER_CHANGES = CustomerBody(partial=True)
+CUSTOMER_CHANGES = CustomerChanges()
 
 
 def customer_body(doc: dict[str, Any], base: str) -> dict[str, Any]:
@@ -83,7 +90,7 @@ async def update_customer(request: web.Request) -> web.Response:
     raw = await read_json(request)
     if not raw:
         raise ApiError(400, "nothing to change")
-    changes = {name: value for name, value in load_body(CUSTOMER_CHANGES, raw).items() if value is not missing}
+    changes = {name: value for name, value in load_body(CUSTOMER_CHANGES, raw).items() if value is not None}
     if not changes:
         raise ApiError(400, "nothing to change: give 'customer' or 'match'")
     await _visible_customer(request)
