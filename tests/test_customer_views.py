@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest_asyncio
 
 from .support import Stack, alert, assert_error, start_stack, unique
+from .support.webhooks import alertmanager, am_alert, pd_v3
 
 
 @dataclass
@@ -39,7 +40,7 @@ async def make_key(stack: Stack, customer: str, scopes: list[str]) -> str:
 
 @pytest_asyncio.fixture(scope="module")
 async def tenants(store_url: str) -> AsyncIterator[Tenants]:
-    async with start_stack(store_url, CUSTOMER_VIEWS="true") as stack:
+    async with start_stack(store_url, with_hooks=True, CUSTOMER_VIEWS="true") as stack:
         acme, globex = unique("Acme"), unique("Globex")
         keys = {name: await make_key(stack, name, ["read", "write"]) for name in (acme, globex)}
         yield Tenants(stack, acme, globex, keys)
@@ -212,6 +213,19 @@ async def test_a_bound_admin_key_lists_only_its_customers_keys_and_lookups(tenan
     assert_error(*(await t.as_("acme-admin", "DELETE", f"/customer/{lookups[t.globex]}")), 404)
     status, body = await t.as_(None, "GET", "/customers")
     assert {t.acme, t.globex} <= {c["customer"] for c in body["customers"]}
+
+
+async def test_webhooks_make_and_change_only_the_callers_customers_alerts(tenants: Tenants) -> None:
+    t = tenants
+    status, body = await t.as_(t.acme, "POST", "/webhooks/prometheus", alertmanager(am_alert(labels={"instance": unique()})))
+    assert status == 201 and body["alert"]["customer"] == t.acme, body
+    _, mine, theirs = await two_alerts(t)
+    status, reply = await t.as_(t.acme, "POST", "/webhooks/pagerduty", pd_v3("incident.acknowledged", theirs["id"]))
+    assert_error(status, reply, 404, "not found")
+    assert (await t.as_(t.globex, "GET", f"/alert/{theirs['id']}"))[1]["alert"]["status"] == "open"
+    status, _ = await t.as_(t.acme, "POST", "/webhooks/pagerduty", pd_v3("incident.acknowledged", mine["id"]))
+    assert status == 200
+    assert (await t.as_(t.acme, "GET", f"/alert/{mine['id']}"))[1]["alert"]["status"] == "ack"
 
 
 async def test_config_says_customer_views_are_on(tenants: Tenants) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
+from shared.customers import CUSTOMERS_HEADER, encode_bound
 from shared.edge import BASE_HEADER, SERVICE_HEADER
 from shared.http import REQUEST_ID, ApiError, Handler, base_url, read_body, request_id
 from shared.webhooks import PAGERDUTY_PATHS, PROMETHEUS_PATH, SIGNATURE_HEADER, USER_HEADER
 
 from .auth import PRINCIPAL
 from .keys import CLIENT, SETTINGS
+from .tenancy import bound
 from .views import HOP_HEADERS, require
 
 # Only these request headers reach the hooks service: never a client's own X-Alertbus-User.
@@ -30,6 +32,7 @@ async def forward_webhook(request: web.Request) -> web.StreamResponse:
         BASE_HEADER: base_url(request, api_prefix=api),
         REQUEST_ID: request_id(request),
         USER_HEADER: request[PRINCIPAL].user,
+        CUSTOMERS_HEADER: encode_bound(bound(request)),  # whose alerts the webhook may make and change
         SERVICE_HEADER: settings.service_secret,
     })
     params = [(k, v) for k, v in request.query.items() if k != "api-key"]

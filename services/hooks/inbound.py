@@ -22,6 +22,7 @@ from aiohttp import web
 
 from shared import rules
 from shared.commands import STATUS
+from shared.customers import CUSTOMERS_HEADER, CustomerRefused, assign_customer, decode_bound, visible
 from shared.http import ApiError, Handler, base_url, json_response, read_json, request_id
 from shared.render import with_href
 from shared.schemas import BadInput, parse_json
@@ -49,11 +50,22 @@ def _check_signature(request: web.Request, raw: bytes) -> bool:
     return True
 
 
+def _bound(request: web.Request) -> frozenset[str]:
+    """The caller's customers, as the gateway passed them (this service answers only the gateway)."""
+    try:
+        return decode_bound(request.headers.get(CUSTOMERS_HEADER))
+    except ValueError as exc:
+        raise ApiError(400, f"{CUSTOMERS_HEADER}: {exc}") from None
+
+
 async def _commands(request: web.Request, updates: list[IncidentUpdate]) -> list[dict[str, Any]]:
     """One status command per update, for the alerts the incidents were raised for; 404 (nothing sent)
     when one of them is unknown."""
     store = request.app[STORE]
     found = [(update, await store.get_alert(update.incident_key)) for update in updates]
+    customers = _bound(request)  # another customer's alert is not there for a bound caller
+    found = [(update, doc if doc is None or visible(customers, doc.get("customer")) else None)
+             for update, doc in found]
     missing = [update.incident_key for update, doc in found if doc is None]
     if missing:
         request.app[METRICS].webhook_messages.labels("pagerduty", "not-found").inc(len(missing))
@@ -61,7 +73,8 @@ async def _commands(request: web.Request, updates: list[IncidentUpdate]) -> list
     user = request.headers.get(USER_HEADER) or "pagerduty"
     return [
         {"op": STATUS, "id": doc["_id"], "environment": doc["environment"], "resource": doc["resource"],
-         "status": update.status, "text": update.text, "tags": [update.tag], "user": user}
+         "status": update.status, "text": update.text, "tags": [update.tag], "user": user,
+         **({"customers": sorted(customers)} if customers else {})}
         for update, doc in found if doc is not None
     ]
 
@@ -148,6 +161,12 @@ async def prometheus(request: web.Request) -> web.Response:
         metrics.labels("prometheus", "invalid").inc()
         raise
     _check_policy(request, [alert for _, alert in alerts])
+    try:  # a bound caller's alerts are its customer's (Alertmanager's labels name none)
+        customer = assign_customer(None, _bound(request), may_choose=False)
+    except CustomerRefused as exc:
+        raise ApiError(400, str(exc)) from None
+    if customer is not None:
+        alerts = [({**wire, "customer": customer}, {**alert, "customer": customer}) for wire, alert in alerts]
     wait = "respond-async" not in request.headers.get("Prefer", "").lower()
     user = request.headers.get(USER_HEADER) or "prometheus"
     replies = await send_alerts(request.app[RPC], alerts, user=user, request_id=request_id(request), wait=wait)
