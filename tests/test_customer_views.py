@@ -217,7 +217,8 @@ async def test_a_bound_admin_key_lists_only_its_customers_keys_and_lookups(tenan
 
 async def test_webhooks_make_and_change_only_the_callers_customers_alerts(tenants: Tenants) -> None:
     t = tenants
-    status, body = await t.as_(t.acme, "POST", "/webhooks/prometheus", alertmanager(am_alert(labels={"instance": unique()})))
+    payload = alertmanager(am_alert(labels={"instance": unique()}))
+    status, body = await t.as_(t.acme, "POST", "/webhooks/prometheus", payload)
     assert status == 201 and body["alert"]["customer"] == t.acme, body
     _, mine, theirs = await two_alerts(t)
     status, reply = await t.as_(t.acme, "POST", "/webhooks/pagerduty", pd_v3("incident.acknowledged", theirs["id"]))
