@@ -29,7 +29,7 @@ from .signing import SIGNATURE_HEADER, sign, signed_by_service
 KIND = "blackout"
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 BINDING = "blackout.*"
-WINDOW_FIELDS = ("environment", "resource", "event", "group", "origin", "service", "tags")
+WINDOW_FIELDS = ("environment", "resource", "event", "group", "origin", "service", "tags", "customer")
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ Pure functions over the stored shape of a blackout (written by the gateway, shar
 ingest workers' cache, services/ingest/blackouts.py). Alerta 9.1's rule (its ``is_blackout_period``): a blackout
 covers an alert when the alert's ``createTime`` lies in ``[startTime, endTime)``, the environments are equal, and
 every other attribute the blackout names holds — ``resource``, ``event``, ``group`` and ``origin`` equal, its
-``service`` and ``tags`` each a subset of the alert's (an empty list names nothing). ``customer`` is kept but not
-matched, as in Alerta without customer views (alertbus has no customers).
+``service`` and ``tags`` each a subset of the alert's (an empty list names nothing). ``customer`` is matched only
+with customer views on (CUSTOMER_VIEWS): then a blackout of a customer covers that customer's alerts alone, one
+without a customer every customer's (as in Alerta).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Window:
     origin: str | None = None
     service: frozenset[str] = frozenset()
     tags: frozenset[str] = frozenset()
+    customer: str | None = None
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Window:
@@ -75,12 +77,15 @@ class Window:
             id=str(doc["_id"]), environment=doc["environment"], start=doc["startTime"], end=doc["endTime"],
             resource=doc.get("resource"), event=doc.get("event"), group=doc.get("group"), origin=doc.get("origin"),
             service=frozenset(doc.get("service") or ()), tags=frozenset(doc.get("tags") or ()),
+            customer=doc.get("customer"),
         )
 
 
-def covers(window: Window, alert: dict[str, Any], at: datetime) -> bool:
-    """Does the blackout cover ``alert`` (received with ``createTime`` ``at``)?"""
+def covers(window: Window, alert: dict[str, Any], at: datetime, *, customers: bool = False) -> bool:
+    """Does the blackout cover ``alert`` (received with ``createTime`` ``at``)? ``customers``: CUSTOMER_VIEWS."""
     if not window.start <= at < window.end or window.environment != alert.get("environment"):
+        return False
+    if customers and window.customer is not None and window.customer != alert.get("customer"):
         return False
     for name in SCALARS:
         wanted = getattr(window, name)
@@ -114,10 +119,10 @@ class Blackouts:
             if not same:
                 del self.by_environment[old.environment]
 
-    def find(self, alert: dict[str, Any], at: datetime) -> Window | None:
+    def find(self, alert: dict[str, Any], at: datetime, *, customers: bool = False) -> Window | None:
         """The first blackout that covers ``alert``, if any."""
         for window in self.by_environment.get(alert.get("environment") or "", {}).values():
-            if covers(window, alert, at):
+            if covers(window, alert, at, customers=customers):
                 return window
         return None
 
@@ -126,13 +131,13 @@ SUPPRESS, MARK = "suppress", "mark"
 
 
 def decide(blackouts: Blackouts, alert: dict[str, Any], at: datetime, *, notification: bool,
-           accepted: tuple[str, ...] = ()) -> tuple[str, Window] | None:
+           accepted: tuple[str, ...] = (), customers: bool = False) -> tuple[str, Window] | None:
     """What a blackout does to ``alert``: ``SUPPRESS`` it (dropped, answered 202), or, with notification during
     blackouts on, ``MARK`` it (stored with status ``blackout``); None when no blackout covers it. Alerta's
     ``is_blackout``: a severity of ``BLACKOUT_ACCEPT`` is let through, but only while alerts are suppressed."""
     if not notification and alert.get("severity") in accepted:
         return None
-    window = blackouts.find(alert, at)
+    window = blackouts.find(alert, at, customers=customers)
     if window is None:
         return None
     return (MARK if notification else SUPPRESS), window

@@ -123,3 +123,18 @@ def test_the_customer_is_part_of_an_alerts_identity() -> None:
     assert outcome == rules.DUPLICATE and again["_id"] == acme["_id"]
     outcome, moved = rules.receive([acme, globex], _alert("Globex", "minor") | {"createTime": now}, now, 10)
     assert outcome == rules.CORRELATED and moved["_id"] == globex["_id"]
+
+
+def test_a_customers_blackout_covers_only_its_alerts_with_customer_views() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.blackouts import Window, covers
+
+    now = datetime.now(UTC)
+    doc = {"_id": "b", "environment": "Production", "startTime": now - timedelta(hours=1),
+           "endTime": now + timedelta(hours=1), "customer": "Acme"}
+    window, everyone = Window.of(doc), Window.of({**doc, "customer": None})
+    acme, globex = {"environment": "Production", "customer": "Acme"}, {"environment": "Production", "customer": "G"}
+    assert covers(window, acme, now, customers=True) and not covers(window, globex, now, customers=True)
+    assert covers(everyone, globex, now, customers=True)
+    assert covers(window, globex, now)  # customer views off: the customer is not matched (as Alerta)

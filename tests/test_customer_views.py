@@ -189,6 +189,11 @@ async def test_blackouts_are_the_creators_customers(tenants: Tenants) -> None:
     assert ident in {b["id"] for b in body["blackouts"]} and {b["customer"] for b in body["blackouts"]} == {t.acme}
     status, body = await t.as_(None, "GET", "/blackouts")
     assert ident in {b["id"] for b in body["blackouts"]}
+    status, body = await t.as_(t.acme, "GET", f"/blackout/{ident}")
+    status, reply = await t.as_(t.acme, "POST", "/alert", alert(body["blackout"]["resource"]))
+    assert status == 202 and reply["message"] == "Suppressed alert during blackout period", reply
+    status, reply = await t.as_(t.globex, "POST", "/alert", alert(body["blackout"]["resource"]))
+    assert status == 201, reply  # another customer's blackout does not cover it
     assert (await t.as_(t.acme, "DELETE", f"/blackout/{ident}"))[0] == 200
 
 

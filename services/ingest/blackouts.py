@@ -40,6 +40,7 @@ class BlackoutCache:
         self.secret = settings.service_secret
         self.notification = settings.rules.notification_blackout
         self.accepted = settings.rules.blackout_accept
+        self.customers = settings.customer_views  # a customer's blackout covers only its alerts
         self.refresh = refresh
         self.blackouts = Blackouts()
         self.wanted = asyncio.Event()  # an announcement came: reload
@@ -68,7 +69,7 @@ class BlackoutCache:
     def check(self, alert: dict[str, Any]) -> tuple[str, Window] | None:
         """What a blackout does to ``alert`` (shared.blackouts.decide), at its ``createTime`` as in Alerta."""
         return decide(self.blackouts, alert, alert["createTime"], notification=self.notification,
-                      accepted=self.accepted)
+                      accepted=self.accepted, customers=self.customers)
 
     async def reload(self) -> None:
         self.arrived = []

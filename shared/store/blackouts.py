@@ -60,6 +60,6 @@ class BlackoutStore:
         """The blackouts not expired at ``now`` (active and pending), at most ``MAX_CURRENT`` + 1 of them (one
         more says the bound was passed), soonest ending first."""
         fields = {"environment": 1, "startTime": 1, "endTime": 1, "resource": 1, "event": 1, "group": 1,
-                  "origin": 1, "service": 1, "tags": 1}
+                  "origin": 1, "service": 1, "tags": 1, "customer": 1}
         cursor = self.blackouts.find({"endTime": {"$gt": now}}, fields, sort=[("endTime", 1)], limit=MAX_CURRENT + 1)
         return await cursor.to_list(None)
