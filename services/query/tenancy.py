@@ -25,8 +25,14 @@ def bound(request: web.Request) -> frozenset[str]:
 
 
 def restricted(request: web.Request, flt: dict[str, Any]) -> dict[str, Any]:
-    """``flt`` kept to the caller's customers."""
-    return combine(flt, customer_filter(bound(request)))
+    """``flt`` kept to the caller's customers. Only a ``customer`` condition of ``flt`` itself is moved under
+    ``$and``: the other fields stay top-level, where the reads look for them (``services`` splits off ``service``)."""
+    own = customer_filter(bound(request))
+    if "customer" not in flt:
+        return combine(flt, own)
+    rest = {key: value for key, value in flt.items() if key != "customer"}
+    both = [{"customer": flt["customer"]}, own]
+    return {**rest, "$and": [*rest.get("$and", []), *both]}
 
 
 def check_visible(request: web.Request, doc: dict[str, Any]) -> None:
