@@ -5,6 +5,7 @@ customer (another one named is Alerta's 400); the admin key sees and may do ever
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from urllib.parse import urlencode
 import pytest_asyncio
 
 from .support import Stack, alert, assert_error, start_stack, unique
+from .support.documents import seed, stored_alert
 from .support.webhooks import alertmanager, am_alert, pd_v3
 
 
@@ -255,3 +257,20 @@ async def test_without_customer_views_a_bound_key_sees_everything(stack: Stack) 
     assert status == 200
     status, body = await stack.post_alert(alert(resource, event="Other"), auth=False, headers=headers)
     assert status == 201 and body["alert"]["customer"] is None  # the key's customer is not applied when off
+
+
+async def test_a_short_id_shared_by_two_customers_finds_each_its_own(tenants: Tenants) -> None:
+    t = tenants
+    prefix, resource = uuid.uuid4().hex[:8], unique()
+    docs = [stored_alert("Production", resource, customer=name) for name in (t.acme, t.globex)]
+    for doc in docs:
+        doc["_id"] = prefix + str(uuid.uuid4())[8:]
+    await seed(t.stack.store, docs)
+    for name, doc in zip((t.acme, t.globex), docs, strict=True):
+        for path in (f"/alert/{prefix}", f"/alert/{prefix}/notes"):
+            status, body = await t.as_(name, "GET", path)
+            assert status == 200, body
+        assert (await t.as_(name, "GET", f"/alert/{prefix}"))[1]["alert"]["id"] == doc["_id"]
+        status, body = await t.as_(name, "PUT", f"/alert/{prefix}/tag", {"tags": [name]})
+        assert status == 200, body
+        assert (await t.as_(None, "GET", f"/alert/{doc['_id']}"))[1]["alert"]["tags"] == [name]

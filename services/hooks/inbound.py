@@ -22,7 +22,7 @@ from aiohttp import web
 
 from shared import rules
 from shared.commands import STATUS
-from shared.customers import CUSTOMERS_HEADER, CustomerRefused, assign_customer, decode_bound, visible
+from shared.customers import CUSTOMERS_HEADER, CustomerRefused, assign_customer, decode_bound
 from shared.http import ApiError, Handler, base_url, json_response, read_json, request_id
 from shared.render import with_href
 from shared.schemas import BadInput, parse_json
@@ -62,10 +62,8 @@ async def _commands(request: web.Request, updates: list[IncidentUpdate]) -> list
     """One status command per update, for the alerts the incidents were raised for; 404 (nothing sent)
     when one of them is unknown."""
     store = request.app[STORE]
-    found = [(update, await store.get_alert(update.incident_key)) for update in updates]
     customers = _bound(request)  # another customer's alert is not there for a bound caller
-    found = [(update, doc if doc is None or visible(customers, doc.get("customer")) else None)
-             for update, doc in found]
+    found = [(update, await store.get_alert(update.incident_key, customers=customers)) for update in updates]
     missing = [update.incident_key for update, doc in found if doc is None]
     if missing:
         request.app[METRICS].webhook_messages.labels("pagerduty", "not-found").inc(len(missing))

@@ -16,7 +16,7 @@ from shared.render import alert_body, history_record, listed_alert, top10_row, w
 from .filters import Query, parse_alert_query
 from .keys import QUERIES, SETTINGS, STORE
 from .reads import AlertQueries
-from .tenancy import check_visible, restricted
+from .tenancy import bound, restricted
 
 
 def alert_query(request: web.Request) -> Query:
@@ -42,10 +42,9 @@ def now_iso() -> str:
 
 async def get_alert(request: web.Request) -> web.Response:
     limit = request.app[SETTINGS].query.store_max_time_ms
-    doc = await request.app[STORE].get_alert(request.match_info["id"], max_time_ms=limit)
+    doc = await request.app[STORE].get_alert(request.match_info["id"], max_time_ms=limit, customers=bound(request))
     if doc is None:
         raise ApiError(404, "not found")
-    check_visible(request, doc)
     body = with_href(alert_body(doc), base_url(request), "alert")
     return json_response({"status": "ok", "total": 1, "alert": body})
 

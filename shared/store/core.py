@@ -242,14 +242,14 @@ class Store:
 
     @timed
     @time_limited
-    async def get_alert(self, ident: str, *, max_time_ms: int | None = None,
-                        fields: list[str] | None = None) -> dict[str, Any] | None:
+    async def get_alert(self, ident: str, *, max_time_ms: int | None = None, fields: list[str] | None = None,
+                        customers: frozenset[str] = frozenset()) -> dict[str, Any] | None:
         """Alerta's id lookup: the id, the id of the last alert received for it, or — for an 8-character id
         — a prefix of either; one indexed equality on the lookup keys (see ``lookup_keys``). ``fields``: only
-        these (and what the lookup ranks by) are read."""
-        projection = None if fields is None else [*fields, "lastReceiveId"]
+        these (and what the lookup ranks by) are read. ``customers``: only their alerts (empty: any)."""
+        projection = None if fields is None else [*fields, "lastReceiveId", "customer"]
         cursor = self.alerts.find({"_keys": ident}, projection, max_time_ms=max_time_ms).limit(LOOKUP_CANDIDATES)
-        found = await cursor.to_list(None)
+        found = [doc for doc in await cursor.to_list(None) if not customers or doc.get("customer") in customers]
         return min(found, key=lambda doc: _lookup_rank(doc, ident), default=None)
 
     # -- heartbeats -------------------------------------------------------------------------------
