@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 import pytest_asyncio
+
+from shared.customers import NoCustomerMatch
+from shared.store.customers import CustomerStore
 
 from .support import Stack, alert, assert_error, start_stack, unique
 from .support.documents import seed, stored_alert
@@ -217,6 +221,9 @@ async def test_a_bound_admin_key_lists_only_its_customers_keys_and_lookups(tenan
     assert status == 200 and {k["customer"] for k in body["keys"]} == {t.acme} and len(body["keys"]) == 2
     status, body = await t.as_(None, "GET", "/keys")
     assert {t.acme, t.globex} <= {k["customer"] for k in body["keys"]}
+    theirs = next(k for k in (await t.as_(None, "GET", "/keys"))[1]["keys"] if k["customer"] == t.globex)
+    assert_error(*(await t.as_("acme-admin", "DELETE", f"/key/{theirs['id']}")), 404)
+    assert (await t.as_(None, "GET", f"/keys/{theirs['user']}"))[1]["keys"][0]["id"] == theirs["id"]
     status, body = await t.as_(t.acme, "GET", "/customers")  # the read scope lists lookups, its own only
     assert status == 200 and [c["customer"] for c in body["customers"]] == [t.acme]
     assert_error(*(await t.as_(t.acme, "GET", f"/customer/{lookups[t.globex]}")), 404)
@@ -239,6 +246,17 @@ async def test_webhooks_make_and_change_only_the_callers_customers_alerts(tenant
     status, _ = await t.as_(t.acme, "POST", "/webhooks/pagerduty", pd_v3("incident.acknowledged", mine["id"]))
     assert status == 200
     assert (await t.as_(t.acme, "GET", f"/alert/{mine['id']}"))[1]["alert"]["status"] == "ack"
+
+
+async def test_a_users_customers_are_looked_up_in_the_store(tenants: Tenants) -> None:
+    lookups = CustomerStore(tenants.stack.store)
+    name = unique("Login")
+    status, _ = await tenants.as_(None, "POST", "/customer", {"customer": name, "match": f"{name}.example"})
+    assert status == 201
+    assert await lookups.customers_of(f"bob@{name}.example", ["nobody"]) == {name}
+    assert await lookups.customers_of("root@nowhere.example", [], admin=True) == frozenset()
+    with pytest.raises(NoCustomerMatch):
+        await lookups.customers_of("eve@nowhere.example", ["strangers"])
 
 
 async def test_config_says_customer_views_are_on(tenants: Tenants) -> None:

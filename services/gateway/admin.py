@@ -114,6 +114,12 @@ async def create_key(request: web.Request) -> web.Response:
 async def delete_key(request: web.Request) -> web.Response:
     require(request, "admin")
     ident = request.match_info["key"]
+    customers = bound(request)
+    if customers:  # a bound admin deletes its customers' keys only (the keys are few: configuration)
+        keys = await request.app[ACCOUNTS].list_keys()
+        if not any(key["_id"] == ident or key.get("hash") == hash_key(ident) for key in keys
+                   if visible(customers, key.get("customer"))):
+            raise ApiError(404, "not found")
     doc = await request.app[ACCOUNTS].delete_key(ident, hash_key(ident))
     if doc is None:
         raise ApiError(404, "not found")

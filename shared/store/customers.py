@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo import ReturnDocument
 
+from ..customers import customers_for
 from .timing import timed
 
 if TYPE_CHECKING:
@@ -54,3 +55,12 @@ class CustomerStore:
     async def matching(self, matches: list[str]) -> list[dict[str, Any]]:
         """The lookups whose ``match`` is one of ``matches`` (a user's login, domain and groups)."""
         return await self.customers.find({"match": {"$in": matches}}, max_time_ms=self.max_time_ms).to_list(None)
+
+    async def customers_of(self, login: str, groups: list[str], *, admin: bool = False) -> frozenset[str]:
+        """The customers a user logging in is bound to (``shared.customers.customers_for``, which raises
+        ``NoCustomerMatch`` when none matches), reading only the lookups that can match."""
+        if admin:
+            return frozenset()
+        domain = login.rpartition("@")[2] if "@" in login else ""
+        docs = await self.matching(list(dict.fromkeys([login, *groups, *([domain] if domain else [])])))
+        return customers_for(login, groups, docs)
