@@ -20,7 +20,9 @@ def report(outcome: Outcome, entries: list[deliberate_file.Deliberate]) -> None:
         for difference in differences:
             print(f"    {difference}")
     for index, entry in enumerate(entries):
-        if index not in outcome.used:
+        if outcome.used[index]:
+            print(f"deliberate  {entry.readme}: {outcome.used[index]} requests")
+        else:
             print(f"note: deliberate difference {entry.readme!r} ({', '.join(entry.paths)}) was not seen")
     print(f"parity: {outcome.requests} requests, {outcome.identical} identical, {outcome.deliberate} deliberate, "
           f"{len(outcome.unexpected)} unexpected; {len(outcome.skipped)} sequences skipped")

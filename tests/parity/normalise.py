@@ -19,10 +19,17 @@ UNORDERED = frozenset({"tags", "services", "groups", "environments", "top10", "r
 ABSENT = "<absent>"
 
 
+# What names a row of those lists (its other fields may differ, and are compared after sorting).
+IDENTITY = ("environment", "service", "group", "tag", "event", "resource", "id", "origin")
+
+
 def unordered(items: list[Any]) -> list[Any]:
     def key(item: Any) -> tuple[int, str]:
-        count = item.get("count") if isinstance(item, dict) else None
-        return (-count if isinstance(count, int) else 0, json.dumps(item, sort_keys=True))
+        if not isinstance(item, dict):
+            return (0, json.dumps(item, sort_keys=True))
+        count = item.get("count")
+        names = [item[name] for name in IDENTITY if name in item] or [item]
+        return (-count if isinstance(count, int) else 0, json.dumps(names, sort_keys=True))
     return sorted(items, key=key)
 
 

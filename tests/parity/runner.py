@@ -4,6 +4,7 @@ classifies each difference of the normalised answers as deliberate (``deliberate
 from __future__ import annotations
 
 import json
+from collections import Counter
 import re
 import urllib.error
 import urllib.request
@@ -32,7 +33,7 @@ class Outcome:
     deliberate: int = 0
     unexpected: list[tuple[str, Step, list[Difference]]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    used: set[int] = field(default_factory=set)  # indexes of the deliberate entries some difference matched
+    used: Counter[int] = field(default_factory=Counter)  # per deliberate entry (index): requests it covered
 
 
 def fill(value: Any, saved: dict[str, str]) -> Any:
@@ -119,11 +120,13 @@ def classify(outcome: Outcome, sequence: Sequence, step: Step, differences: list
     outcome.requests += 1
     where = f"{sequence.name} / {step.name}"
     unexpected = []
+    covering: set[int] = set()
     for difference in differences:
-        matched = [i for i, entry in enumerate(deliberate) if entry.covers(where, difference.path)]
-        outcome.used.update(matched)
+        matched = {i for i, entry in enumerate(deliberate) if entry.covers(where, difference.path)}
+        covering |= matched
         if not matched:
             unexpected.append(difference)
+    outcome.used.update(covering)
     if not differences:
         outcome.identical += 1
     elif not unexpected:
