@@ -4,10 +4,10 @@ classifies each difference of the normalised answers as deliberate (``deliberate
 from __future__ import annotations
 
 import json
-from collections import Counter
 import re
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
