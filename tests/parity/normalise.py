@@ -11,6 +11,8 @@ from typing import Any
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Numbers measured at the moment of the request (milliseconds and seconds since something): equal only by luck.
+# Values that are random by nature (request ids, login tokens).
+OPAQUE = frozenset({"requestId", "token"})
 MEASURED = frozenset({"latency", "since", "remaining", "uptime", "autoRefresh"})
 # Lists whose order Alerta leaves to PostgreSQL (an alert's tags are a SELECT DISTINCT of an array; the rows of
 # /alerts/tags, /services, /alerts/groups and the resources of a top 10 row come in no stated order; top 10 rows
@@ -76,8 +78,8 @@ class Normaliser:
         return UUID.sub("<uuid>", value)
 
     def value(self, value: Any, key: str = "") -> Any:
-        if key == "requestId" and value is not None:
-            return "<request-id>"
+        if key in OPAQUE and isinstance(value, str):
+            return f"<{key}>"
         if key in MEASURED and isinstance(value, int | float | str) and not isinstance(value, bool):
             return "<measured>"
         if isinstance(value, dict):

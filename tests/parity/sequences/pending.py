@@ -53,7 +53,7 @@ GROUPS = Sequence("accounts: groups", (
                                                           "password": "p4ssw0rd!"}, save={"u2": "user.id"}),
     Step("create a group", "POST", "/group", {"name": "parity-group", "text": "parity"}, save={"g1": "group.id"}),
     get("GET", "/groups", "list groups"),
-    Step("add the user", "PUT", "/group/{g1}/user/{u2}"),
+    Step("add the user", "PUT", "/group/{g1}/user/{u2}", {}),
     get("GET", "/group/{g1}/users", "its users"),
     get("GET", "/user/{u2}/groups", "the user's groups"),
     Step("remove the user", "DELETE", "/group/{g1}/user/{u2}"),
