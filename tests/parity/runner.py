@@ -15,7 +15,7 @@ from .deliberate import Deliberate
 from .model import Sequence, Step
 from .normalise import Answer, Difference, Normaliser, compare
 
-PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(?::(\d+))?\}")  # {a1}, or {a1:8}: its first 8 characters
 
 
 @dataclass
@@ -37,14 +37,22 @@ class Outcome:
 
 
 def fill(value: Any, saved: dict[str, str]) -> Any:
-    """``{name}`` replaced by the value this server's answers gave for ``name`` (unknown names stay)."""
+    """``{name}`` replaced by the value this server's answers gave for ``name``, ``{name:n}`` by its first n
+    characters (unknown names stay)."""
     if isinstance(value, str):
-        return PLACEHOLDER.sub(lambda m: saved.get(m.group(1), m.group(0)), value)
+        return PLACEHOLDER.sub(lambda m: substitute(m, saved), value)
     if isinstance(value, dict):
         return {k: fill(v, saved) for k, v in value.items()}
     if isinstance(value, list):
         return [fill(v, saved) for v in value]
     return value
+
+
+def substitute(match: re.Match[str], saved: dict[str, str]) -> str:
+    if match.group(1) not in saved:
+        return match.group(0)
+    value = saved[match.group(1)]
+    return value[:int(match.group(2))] if match.group(2) else value
 
 
 def send(server: Server, step: Step, saved: dict[str, str]) -> Answer:
