@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 QUERY_BENCH_ARGS ?=
 
-.PHONY: run test check bench chaos fuzz lint typecheck format clean broker
+.PHONY: run test check bench chaos fuzz lint typecheck format clean broker parity integration
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -47,6 +47,20 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.query $(QUERY_BENCH_ARGS)
+
+# Differential test against Alerta 9.1 (tests/parity): a reference Alerta on this machine's PostgreSQL (installed
+# once in PARITY_VENV, its database recreated) and a fresh `alertbus run` get the same requests; every difference
+# not declared in tests/parity/deliberate.yaml fails. PARITY_ARGS: e.g. --only queries.
+PARITY_ARGS ?=
+parity: $(STAMP)
+	sh scripts/ensure-postgres.sh
+	sh scripts/parity-reference.sh start
+	$(PY) -m tests.parity $(PARITY_ARGS); status=$$?; sh scripts/parity-reference.sh stop; exit $$status
+
+# The `alerta` 8.5.3 client's own integration tests (from its sdist on the package index) against a fresh
+# alertbus started as Alerta's container is; fails unless every test passes.
+integration: $(STAMP)
+	PYTHON=$(PY) sh scripts/alerta-integration.sh
 
 # The gate CI runs (after make chaos): lint, strict typecheck, the suite. Run it before every commit.
 check: lint typecheck test

@@ -82,6 +82,9 @@ class KeyRing:
         self.accounts = accounts
         self.admin_hash = hash_key(admin_key) if admin_key else ""
         self.admin_users = frozenset(admin_users)
+        # The user ADMIN_KEY acts as: the first of ADMIN_USERS, as Alerta's container makes its ADMIN_KEY a key of
+        # that user (so notes, history and blackouts name admin@alerta.io there and here); "admin" without one.
+        self.admin_user = admin_users[0] if admin_users else "admin"
         self.cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
         self.usage: dict[str, tuple[int, datetime]] = {}
 
@@ -91,7 +94,7 @@ class KeyRing:
         await self.accounts.ensure_indexes()
         doc = None
         if self.admin_hash:
-            doc = key_document("", "admin", list(SCOPES), "bootstrap admin key (ADMIN_KEY)", None,
+            doc = key_document("", self.admin_user, list(SCOPES), "bootstrap admin key (ADMIN_KEY)", None,
                                datetime.now(UTC))
             doc.update(hash=self.admin_hash, prefix=BOOTSTRAP_PREFIX, expireTime=None)
         if await self.accounts.ensure_bootstrap_key(doc):
@@ -102,7 +105,7 @@ class KeyRing:
         this process has never looked up while the store cannot be reached."""
         digest = hash_key(key)
         if self.admin_hash and hmac.compare_digest(digest, self.admin_hash):
-            return Principal("admin", frozenset(SCOPES))
+            return Principal(self.admin_user, frozenset(SCOPES))
         cached = self.cache.get(digest)
         if cached and cached[0] > time.monotonic():
             self.cache.move_to_end(digest)

@@ -81,7 +81,7 @@ def listed_alert(doc: dict[str, Any], base_url: str, *, history: bool, raw_data:
 def history_record(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
     """One entry of ``/alerts/history``: the entry's own values over the alert's current context."""
     entry = doc["history"]
-    return {
+    record = {
         "id": doc["_id"],
         "resource": doc.get("resource"),
         "event": entry.get("event"),
@@ -90,7 +90,6 @@ def history_record(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
         "status": entry.get("status"),
         "service": doc.get("service") or [],
         "group": doc.get("group"),
-        "value": entry.get("value"),
         "text": entry.get("text"),
         "tags": doc.get("tags") or [],
         "attributes": doc.get("attributes") or {},
@@ -102,6 +101,9 @@ def history_record(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
         "customer": doc.get("customer"),
         "href": f"{base_url}/alert/{doc['_id']}",
     }
+    if entry.get("value"):  # as Alerta's records: a value only when the entry has one
+        record["value"] = entry["value"]
+    return record
 
 
 def top10_row(row: dict[str, Any], base_url: str) -> dict[str, Any]:

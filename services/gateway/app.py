@@ -101,19 +101,33 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     # on their paths is a 405). Any other method on a path no route serves is a 404 (as in Alerta), not the 405
     # the GET catch-all would make of it.
     add_routes(app, [("GET", path, forward) for path in READ_PATHS])
-    app.router.add_route("GET", "/{tail:.*}", forward)
+    app.router.add_route("GET", "/{tail:.*}", unnamed_read)
     app.router.add_route("*", "/{tail:.*}", unknown_route)
     return app
 
 
-async def unknown_route(request: web.Request) -> web.StreamResponse:
-    """A method no route of this path takes: 405 with ``Allow`` where some route serves the path with other
-    methods, else 404."""
+async def allowed_elsewhere(request: web.Request) -> set[str]:
+    """The methods the routes other than the catch-all take on this request's path."""
     catch_all = request.match_info.route.resource
     allowed: set[str] = set()
     for resource in request.app.router.resources():
         if resource is not catch_all:
             allowed |= (await resource.resolve(request))[1]
+    return allowed
+
+
+async def unnamed_read(request: web.Request) -> web.StreamResponse:
+    """A GET that no named route takes: a 405 on a path served for other methods only (``GET /alert``, as Alerta
+    answers it), else a read for the query service."""
+    if await allowed_elsewhere(request):
+        return await unknown_route(request)
+    return await forward(request)
+
+
+async def unknown_route(request: web.Request) -> web.StreamResponse:
+    """A method no route of this path takes: 405 with ``Allow`` where some route serves the path with other
+    methods, else 404."""
+    allowed = await allowed_elsewhere(request)
     if allowed:
         raise ApiError(405, f"method {request.method} is not allowed here; use {', '.join(sorted(allowed))}",
                        headers={"Allow": ", ".join(sorted(allowed))})

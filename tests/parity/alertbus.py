@@ -1,0 +1,61 @@
+"""A fresh alertbus for one parity run: ``alertbus run`` as an operator starts it (embedded store in a temporary
+``DATA_DIR``, every service a process), configured as Alerta's container is: authentication on, ``ADMIN_USERS``
+and the same ``ADMIN_KEY`` the reference's admin key has. Its own ports and broker prefix; its queues and
+exchanges are deleted afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from services.embedded import free_port, venv_command
+from shared.settings import Settings
+from tests.support.namespace import delete_topology
+
+ADMIN_USER = "admin@alerta.io"
+
+
+def run_env(data_dir: str, key: str) -> dict[str, str]:
+    env = {**os.environ, "PORT": str(free_port()), "QUERY_PORT": str(free_port()), "HOOKS_PORT": str(free_port()),
+           "DATA_DIR": data_dir, "AUTH_REQUIRED": "true", "ADMIN_KEY": key, "ADMIN_USERS": ADMIN_USER,
+           "ADMIN_PASSWORD": os.environ.get("PARITY_PASSWORD", "alerta"),
+           "BROKER_PREFIX": f"parity-{secrets.token_hex(4)}.", "INGEST_SHARDS": "2", "GATEWAY_PROCESSES": "1",
+           "LOG_LEVEL": "WARNING"}
+    for name in ("DATABASE_URL", "SERVICE_SECRET", "PUBLIC_URL"):
+        env.pop(name, None)
+    return env
+
+
+@contextmanager
+def fresh_alertbus(key: str) -> Iterator[str]:
+    """Yields the gateway's base URL once ``alertbus run`` printed its banner; stops it (and cleans the broker)
+    when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="alertbus-parity-") as data_dir:
+        env = run_env(data_dir, key)
+        proc = subprocess.Popen([venv_command("alertbus"), "run"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        url = f"http://127.0.0.1:{env['PORT']}"
+        # The run's log goes on being read, so that a full pipe never stops it; kept for the error message.
+        log: list[str] = [banner]
+        threading.Thread(target=lambda: log.extend(proc.stdout or ()), daemon=True).start()
+        try:
+            if url not in banner:
+                proc.wait(10)
+                raise RuntimeError("alertbus run did not start: " + "".join(log))
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            asyncio.run(delete_topology(Settings.from_env(env)))
