@@ -86,7 +86,7 @@ def _timed(doc: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any
 
 def _customer(request: web.Request, wanted: str | None) -> str | None:
     """As Alerta: only an admin may name a customer (alertbus has none, and matches none: see shared/blackouts)."""
-    if wanted and not request[PRINCIPAL].allows("admin"):
+    if wanted and not request[PRINCIPAL].allows("admin:blackouts"):
         raise ApiError(400, f"not allowed to set customer to '{wanted}'")
     return wanted
 
@@ -100,7 +100,7 @@ async def _announce(request: web.Request, event: str, ident: str, doc: dict[str,
 
 
 async def create_blackout(request: web.Request) -> web.Response:
-    require(request, "write")
+    require(request, "write:blackouts")
     body = load_body(BLACKOUT_BODY, await read_json(request))
     if body.get("environment") is None:
         raise BadInput("environment: Field may not be null.", {"environment": ["Field may not be null."]})
@@ -113,7 +113,7 @@ async def create_blackout(request: web.Request) -> web.Response:
         "_id": str(uuid.uuid4()), "environment": body["environment"], "service": body.get("service") or [],
         **{name: body.get(name) for name in OPTIONAL}, "tags": body.get("tags") or [],
         "customer": _customer(request, body.get("customer")),
-        "user": body.get("user") if body.get("user") and principal.allows("admin") else principal.user,
+        "user": body.get("user") if body.get("user") and principal.allows("admin:blackouts") else principal.user,
         "createTime": now,
     }
     await repository.insert_blackout(_timed(doc, start, end))
@@ -124,7 +124,7 @@ async def create_blackout(request: web.Request) -> web.Response:
 
 
 async def get_blackout(request: web.Request) -> web.Response:
-    require(request, "read")
+    require(request, "read:blackouts")
     doc = await _repository(request).get_blackout(request.match_info["id"])
     if doc is None:
         raise ApiError(404, "not found")
@@ -133,7 +133,7 @@ async def get_blackout(request: web.Request) -> web.Response:
 
 
 async def update_blackout(request: web.Request) -> web.Response:
-    require(request, "write")
+    require(request, "write:blackouts")
     raw = await read_json(request)
     if not raw:
         raise ApiError(400, "nothing to change")
@@ -160,7 +160,7 @@ async def update_blackout(request: web.Request) -> web.Response:
 
 
 async def delete_blackout(request: web.Request) -> web.Response:
-    require(request, "write")
+    require(request, "write:blackouts")
     ident = request.match_info["id"]
     if not await _repository(request).delete_blackout(ident):
         raise ApiError(404, "not found")
@@ -218,7 +218,7 @@ def _sort(request: web.Request) -> list[tuple[str, int]]:
 
 
 async def list_blackouts(request: web.Request) -> web.Response:
-    require(request, "read")
+    require(request, "read:blackouts")
     now = datetime.now(UTC)
     query = _query(request, now)
     page = _number(request, "page", 1, -1_000_000, 1_000_000)
