@@ -40,6 +40,11 @@ def signing_key(secret_key: str, service_secret: str) -> bytes:
     return secrets.token_bytes(32)
 
 
+def audience(base: str) -> str:
+    """Issuer and audience: the gateway's root URL with its slash, as Alerta writes them."""
+    return base.rstrip("/") + "/"
+
+
 @dataclass(frozen=True)
 class Tokens:
     """Makes and checks the tokens of one installation (``base`` is the gateway's public URL: issuer and
@@ -51,6 +56,7 @@ class Tokens:
     def issue(self, user: dict[str, Any], scopes: Iterable[str], groups: list[str], base: str,
               now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
+        base = audience(base)
         claims: dict[str, Any] = {
             "iss": base, "typ": "Bearer", "sub": user["_id"], "aud": base,
             "exp": now + timedelta(days=self.expire_days), "nbf": now, "iat": now, "jti": str(uuid.uuid4()),
@@ -66,7 +72,8 @@ class Tokens:
     def claims(self, token: str, base: str) -> dict[str, Any]:
         """The claims of a token this installation signed for ``base``, still valid; else ``BadToken``."""
         try:
-            return dict(jwt.decode(token, self.key, algorithms=[ALGORITHM], audience=base, leeway=LEEWAY_SECONDS,
+            return dict(jwt.decode(token, self.key, algorithms=[ALGORITHM], audience=audience(base),
+                                   leeway=LEEWAY_SECONDS,
                                    options={"require": ["exp", "sub", "preferred_username"]}))
         except jwt.ExpiredSignatureError:
             raise BadToken("Token has expired") from None
