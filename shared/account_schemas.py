@@ -34,9 +34,10 @@ class _Attributes(Schema):
 
 
 class NewUserBody(_Body, _Attributes):
-    """``POST /user`` (today's shape), ``POST /auth/signup``: a login is ``login`` or else ``email``."""
+    """``POST /user`` (today's shape), ``POST /auth/signup``: a login is ``login`` or else ``email``; the name
+    defaults to the login (the ``alerta`` client sends ``null`` without ``--name``)."""
 
-    name = Line(lim.USER_CHARS, 1, required=True)
+    name = Line(lim.USER_CHARS, 1, load_default=None, allow_none=True)
     login = Line(lim.USER_CHARS, 1, load_default=None, allow_none=True)
     email = fields.Email(load_default=None, allow_none=True, validate=chars(lim.USER_CHARS))
     password = Text(max_chars=PASSWORD_CHARS, load_default=None, allow_none=True)

@@ -96,13 +96,15 @@ async def test_bad_and_expired_tokens_are_401(stack: Stack) -> None:
 
 async def test_wrong_password_and_inactive_user_cannot_log_in(stack: Stack) -> None:
     user = await make_user(stack, "user")
-    for body in ({"username": user["login"], "password": "wrong"}, {"username": "nobody@example.com", "password": "x"}):
-        status, answer = await stack.request("POST", "/auth/login", body, auth=False)
+    for creds in ({"username": user["login"], "password": "wrong"},
+                  {"username": "nobody@example.com", "password": "x"}):
+        status, answer = await stack.request("POST", "/auth/login", creds, auth=False)
         assert_error(status, answer, 401, "Invalid username or password")
     status, answer = await stack.request("POST", "/auth/login", {"username": user["login"]}, auth=False)
     assert_error(status, answer, 401, "must supply 'username' and 'password'")
-    for body in ({"username": ["x"], "password": "x"}, {"username": "x", "password": 5}, [1, 2],
-                 {"username": "u" * 300, "password": "x"}, {"username": "x", "password": "p" * 2000}):
+    bad: list[Any] = [{"username": ["x"], "password": "x"}, {"username": "x", "password": 5}, [1, 2],
+                      {"username": "u" * 300, "password": "x"}, {"username": "x", "password": "p" * 2000}]
+    for body in bad:
         status, answer = await stack.request("POST", "/auth/login", body, auth=False)
         assert_error(status, answer, 400)
     assert (await stack.request("PUT", f"/user/{user['id']}", {"status": "inactive"}))[0] == 200
@@ -160,4 +162,5 @@ async def test_bootstrap_admin_user_owns_the_admin_key_and_is_idempotent(boot: S
     app_users = boot.runners[-1].app[USERS]
     await asyncio.gather(*(bootstrap_admins(app_users, boot.settings) for _ in range(3)))  # restarts, processes
     assert await users.count_documents({"login": {"$in": [BOSS, "second@example.com"]}}) == 2
-    assert (await users.find_one({"login": BOSS}))["_id"] == boss["_id"]
+    again = await users.find_one({"login": BOSS})
+    assert again is not None and again["_id"] == boss["_id"]

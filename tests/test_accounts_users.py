@@ -3,6 +3,8 @@ same routes, roles and groups turned into scopes at login, and nobody handing ou
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 
 from .support import Stack, assert_error, unique
@@ -29,7 +31,7 @@ async def test_user_crud_as_alerta_answers_it(stack: Stack) -> None:
     assert_error(*await stack.request("POST", "/user", body), 409, "already exists")
     status, got = await stack.request("GET", f"/user/{user['id']}")
     assert status == 200 and got["total"] == 1 and got["user"]["name"] == "Crud"
-    change = {"name": "Renamed", "email": None, "password": None, "status": None, "roles": [],
+    change: dict[str, Any] = {"name": "Renamed", "email": None, "password": None, "status": None, "roles": [],
               "attributes": {"team": None, "site": "eu"}, "text": None, "email_verified": None}  # the client's PUT
     status, updated = await stack.request("PUT", f"/user/{user['id']}", change)
     assert status == 200 and updated["user"]["name"] == "Renamed" and updated["user"]["roles"] == ["user"]
@@ -64,7 +66,7 @@ async def test_hostile_user_bodies_are_refused_by_name(stack: Stack) -> None:
                         ({**good, "login": "a\nb"}, "login"), ({**good, "roles": ["r"] * 65}, "roles"),
                         ({**good, "password": "p" * 2000}, "password"), ({**good, "status": "sleepy"}, "status"),
                         ({**good, "attributes": {"$x": 1}}, "attributes"), ({**good, "text": "t" * 5000}, "text"),
-                        ({"name": "no login", "password": "x"}, "login"), ({**good, "name": None}, "name")]:
+                        ({"name": "no login", "password": "x"}, "login"), ({**good, "name": ""}, "name")]:
         status, answer = await stack.request("POST", "/user", body)
         assert_error(status, answer, 400, field)
     assert await stack.store.db["user_accounts"].count_documents({"email": good["email"]}) == 0
