@@ -164,3 +164,16 @@ async def test_bootstrap_admin_user_owns_the_admin_key_and_is_idempotent(boot: S
     assert await users.count_documents({"login": {"$in": [BOSS, "second@example.com"]}}) == 2
     again = await users.find_one({"login": BOSS})
     assert again is not None and again["_id"] == boss["_id"]
+
+
+async def test_failed_logins_of_many_names_are_throttled_per_address(stack: Stack) -> None:
+    names = [f"{unique('nobody')}@example.com" for _ in range(40)]
+    statuses = []
+    for name in names:  # each costs a password hash (tens of ms): the bucket refills a little meanwhile
+        statuses.append((await stack.request("POST", "/auth/login", {"username": name, "password": "x"},
+                                             auth=False))[0])
+        if statuses[-1] == 429:
+            break
+    assert statuses[:20] == [401] * 20 and statuses[-1] == 429  # the key throttle's burst, then 1 a second
+    doc = await stack.store.db["login_failures"].find_one({"_id": names[0]})
+    assert doc is not None and doc["count"] == 1 and doc["expiresAt"] > doc["since"]  # goes when its window ends

@@ -25,7 +25,7 @@ from shared.tokens import Tokens, signing_key
 from shared.users import check_password, hash_password, user_document
 
 from .auth import PRINCIPAL
-from .keys import SETTINGS, STORE, TOKENS, USERS
+from .keys import SETTINGS, STORE, THROTTLE, TOKENS, USERS
 from .views import require
 
 log = logging.getLogger("alertbus.gateway.login")
@@ -100,13 +100,24 @@ async def check_lock(users: Users, settings: Settings, login: str) -> None:
                        headers={"Retry-After": str(math.ceil(wait))})
 
 
+def check_address(request: web.Request) -> None:
+    """Failed logins also count against the client's address, as failed keys do (a burst, then one a second):
+    each costs a password hash, so trying many logins from one address is bounded too."""
+    wait = request.app[THROTTLE].retry_after(request.remote or "")
+    if wait:
+        raise ApiError(429, "too many failed authentications from this address; try again later",
+                       headers={"Retry-After": str(math.ceil(wait))})
+
+
 async def login(request: web.Request) -> web.Response:
     users, settings = request.app[USERS], request.app[SETTINGS]
     username, password = _credentials(await read_json(request))
+    check_address(request)
     doc = await users.by_username(username)
     counted = doc["login"] if doc else username  # a login and its e-mail share one count
     await check_lock(users, settings, counted)
     if not await check_password(doc.get("password") if doc else None, password) or doc is None:
+        request.app[THROTTLE].failed(request.remote or "")
         await users.record_failure(counted, datetime.now(UTC), settings.login_failure_window)
         raise ApiError(401, "Invalid username or password")
     if doc.get("status", "active") != "active":

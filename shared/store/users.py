@@ -28,6 +28,8 @@ class Users:
         await self.perms.create_index("match", unique=True, name="match")
         await self.groups.create_index("name", unique=True, name="group_name")
         await self.groups.create_index("users", name="group_users")
+        # A failed login of a name nobody has leaves a document too: each goes when its window has passed.
+        await self.failures.create_index("expiresAt", expireAfterSeconds=0, name="failure_expiry")
 
     # -- users ----------------------------------------------------------------------------------
 
@@ -157,7 +159,9 @@ class Users:
         if await self.failures.find_one_and_update({"_id": login, "since": {"$gt": since}}, {"$inc": {"count": 1}}):
             return
         try:
-            await self.failures.replace_one({"_id": login}, {"_id": login, "count": 1, "since": now}, upsert=True)
+            await self.failures.replace_one({"_id": login}, {"_id": login, "count": 1, "since": now,
+                                                             "expiresAt": now + timedelta(seconds=window)},
+                                            upsert=True)
         except DuplicateKeyError:  # another process started the window at the same moment
             await self.failures.update_one({"_id": login}, {"$inc": {"count": 1}})
 
