@@ -142,6 +142,8 @@ async def test_signup_is_off_by_default_and_on_when_enabled(stack: Stack, boot: 
                     {**body, "attributes": {"a.b": 1}}, {**body, "roles": ["r"] * 100}, {"name": "no login"}):
         status, answer = await boot.request("POST", "/auth/signup", hostile, auth=False)
         assert_error(status, answer, 400)
+    status, answer = await boot.request("POST", "/auth/signup", raw=b"[" * 5000 + b"]" * 5000, auth=False)
+    assert_error(status, answer, 400, "nested")
     status, config = await boot.request("GET", "/config", auth=False)
     assert config["signup_enabled"] is True
 

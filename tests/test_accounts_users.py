@@ -182,3 +182,39 @@ async def test_user_listing_pages_like_alerta(stack: Stack) -> None:
     assert_error(status, body, 416, "page out of range")
     _, last = await stack.request("GET", f"/users?page-size=1&page={first['pages']}")
     assert last["more"] is False and len(last["users"]) == 1
+
+
+async def test_users_and_perms_are_filtered_as_the_client_asks(stack: Stack) -> None:
+    role = unique("filtered")
+    await stack.request("POST", "/perm", {"match": role, "scopes": ["write:heartbeats"]})
+    member = await make_user(stack, role)
+    await stack.request("POST", "/user", {"user": f"{unique('v3')}@example.com"})
+    _, body = await stack.request("GET", f"/users?roles={role}")
+    assert [u["id"] for u in body["users"]] == [member["id"]] and body["total"] == 1
+    _, body = await stack.request("GET", f"/users?role={role}&role=nobody&email={member['email']}")
+    assert body["total"] == 1
+    _, body = await stack.request("GET", "/users?role=nobody-has-it")
+    assert body["users"] == [] and body["message"] == "not found"
+    _, body = await stack.request("GET", "/perms?scopes=write:heartbeats")
+    matches = [p["match"] for p in body["permissions"]]
+    assert role in matches and "admin" not in matches
+    _, body = await stack.request("GET", "/perms?scopes=read")
+    assert {"admin", "user"} <= {p["match"] for p in body["permissions"]}
+    assert_error(*await stack.request("GET", "/users?name=" + "x" * 300), 400, "name")
+
+
+async def test_deeply_nested_account_bodies_are_400(stack: Stack) -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    user = await make_user(stack, "user")
+    for method, path in [("POST", "/auth/login"), ("POST", "/perm"), ("POST", "/group"),
+                         ("PUT", "/key/x"), ("PUT", f"/user/{user['id']}"), ("PUT", "/user/me"), ("POST", "/user")]:
+        status, body = await stack.request(method, path, raw=deep, headers={"Content-Type": "application/json"},
+                                           auth=path != "/auth/login")
+        assert_error(status, body, 400, "nested")
+    nested: dict = {}
+    inner = nested
+    for _ in range(40):
+        inner["a"] = {}
+        inner = inner["a"]
+    status, body = await stack.request("PUT", f"/user/{user['id']}/attributes", {"attributes": nested})
+    assert_error(status, body, 400, "attributes")

@@ -26,6 +26,24 @@ def now_iso() -> str:
     return isoformat(datetime.now(UTC))
 
 
+FILTER_CHARS = 256
+
+
+def filters(request: web.Request, fields: dict[str, str]) -> dict[str, Any]:
+    """Exact-value filters from the query string: ``fields`` maps a parameter to the stored field it matches;
+    a repeated parameter is any of its values. A value must be one line of at most 256 characters (400)."""
+    query: dict[str, Any] = {}
+    for param, field in fields.items():
+        values = request.query.getall(param, [])
+        for value in values:
+            if len(value) > FILTER_CHARS or not value.isprintable():
+                raise ApiError(400, f"{param}: a filter value must be one line of at most {FILTER_CHARS} characters")
+        if values:
+            wanted = query.setdefault(field, {"$in": []})
+            wanted["$in"] += values
+    return query
+
+
 def number(request: web.Request, name: str, default: int, maximum: int) -> int:
     raw = request.query.get(name)
     if raw is None:

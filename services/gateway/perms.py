@@ -17,7 +17,7 @@ from shared.store.accounts import AlreadyExists
 
 from .auth import PRINCIPAL
 from .keys import USERS
-from .listing import one_page
+from .listing import filters, one_page
 from .views import require
 
 
@@ -67,8 +67,12 @@ async def list_perms(request: web.Request) -> web.Response:
     require(request, "read:perms")
     base = _base(request)
     system = [{"_id": role, "match": role, "scopes": list(scopes)} for role, scopes in SYSTEM_ROLES.items()]
-    stored = await request.app[USERS].list_perms()
-    return one_page(request, "permissions", [perm_body(doc, base) for doc in system + stored])
+    listed = system + await request.app[USERS].list_perms()
+    query = filters(request, {"scope": "scopes", "scopes": "scopes", "match": "match"})
+    for field, wanted in query.items():  # few permissions: filtered here, system roles alike
+        want = set(wanted["$in"])
+        listed = [doc for doc in listed if want & set(doc[field] if isinstance(doc[field], list) else [doc[field]])]
+    return one_page(request, "permissions", [perm_body(doc, base) for doc in listed])
 
 
 async def update_perm(request: web.Request) -> web.Response:

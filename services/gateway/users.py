@@ -23,12 +23,15 @@ from .auth import PRINCIPAL
 from .commands import method_override
 from .groups import group_body
 from .keys import ACCOUNTS, SETTINGS, USERS
-from .listing import now_iso, page_answer, paging
+from .listing import filters, now_iso, page_answer, paging
 from .views import require
 from .whitelist import create_whitelisted
 
 V3_ONLY = ("name", "login", "email", "password")
 SELF_FIELDS = {"name", "email", "password", "text"}  # what a user may change of themselves (Alerta's list)
+# GET /users filters (exact values; a repeated parameter is any of them): the client's ``users --role`` sends roles.
+USER_FILTERS = {"id": "_id", "name": "name", "login": "login", "email": "email", "status": "status",
+                "role": "roles", "roles": "roles"}
 
 
 def is_v3(body: Any) -> bool:
@@ -148,17 +151,18 @@ async def delete_user(request: web.Request) -> web.Response:
 
 async def list_users(request: web.Request) -> web.Response:
     """Users (oldest first), then the v3 white-listed addresses; each user also carries v3's ``user`` (its
-    e-mail, else its login), so a v3 client finds what it reads."""
+    e-mail, else its login), so a v3 client finds what it reads. Filtered, only users are listed."""
     require(request, "admin:users")
     users = request.app[USERS]
     base = _base(request)
-    total_users = await users.count()
-    whitelist = await request.app[ACCOUNTS].list_users()
+    query = filters(request, USER_FILTERS)
+    total_users = await users.count(query)
+    whitelist = [] if query else await request.app[ACCOUNTS].list_users()
     page, size = paging(request, total_users + len(whitelist))
     start, end = (page - 1) * size, page * size
     shown = []
     if start < total_users:
-        for doc in await users.page(start, min(end, total_users) - start):
+        for doc in await users.page(start, min(end, total_users) - start, query):
             shown.append({**user_body(doc, base), "user": doc.get("email") or doc["login"], "sponsor": None})
     shown += [whitelisted_body(doc, base) for doc in whitelist[max(0, start - total_users):max(0, end - total_users)]]
     return page_answer(request, "users", shown, total_users + len(whitelist), page, size, domains=[],

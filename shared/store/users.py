@@ -61,11 +61,12 @@ class Users:
     async def by_email(self, email: str) -> dict[str, Any] | None:
         return await self.users.find_one({"email": email})
 
-    async def count(self) -> int:
-        return await self.users.count_documents({})
+    async def count(self, query: dict[str, Any] | None = None) -> int:
+        return await self.users.count_documents(query or {})
 
-    async def page(self, skip: int, limit: int) -> list[dict[str, Any]]:
-        return await self.users.find({}).sort([("createTime", 1), ("_id", 1)]).skip(skip).limit(limit).to_list(None)
+    async def page(self, skip: int, limit: int, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cursor = self.users.find(query or {}).sort([("createTime", 1), ("_id", 1)])
+        return await cursor.skip(skip).limit(limit).to_list(None)
 
     async def by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
         return await self.users.find({"_id": {"$in": ids}}).sort("createTime", 1).to_list(None)
