@@ -55,6 +55,8 @@ async def test_cli_perms_scopes_and_groups(open_stack: Stack, tmp_path: Path) ->
     perm_id = (await alerta(env, "perm", "--role", role, "--scope", "write:alerts", "--scope", "read")).strip()
     perms = await alerta(env, "perms")
     assert role in perms and "write:alerts,read" in perms and perm_id in perms
+    assert role in await alerta(env, "perms", "--scope", "write:alerts")
+    assert role not in await alerta(env, "perms", "--scope", "admin:groups")
     scopes = await alerta(env, "scopes")
     assert "write:heartbeats" in scopes and "admin:perms" in scopes
     name = unique("cli-group")
@@ -63,6 +65,8 @@ async def test_cli_perms_scopes_and_groups(open_stack: Stack, tmp_path: Path) ->
     user_id = (await alerta(env, "user", "--name", "Member", "--email", email, "--password", "pw")).strip()
     await alerta(env, "group", "-i", group_id, "--user", user_id)
     assert email in await alerta(env, "group", "-i", group_id, "--users")
+    assert email in await alerta(env, "users", "--role", "user") and email not in await alerta(env, "users", "--role",
+                                                                                                  "guest")
     assert name in await alerta(env, "user", "-i", user_id, "--groups")
     groups = await alerta(env, "groups")
     assert name in groups and "cli group" in groups
