@@ -20,7 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .schemas import SCOPES
+from .scopes import ADMIN_SCOPES
+from .scopes import allows as scope_allows
 from .store import StoreUnavailable
 from .store.accounts import BOOTSTRAP_PREFIX, Accounts
 
@@ -35,18 +36,24 @@ DEFAULT_KEY_DAYS = 365
 
 @dataclass(frozen=True)
 class Principal:
+    """Who a request acts as: a key's user (``key_id`` set) or a logged-in user (``user_id`` set, from a token).
+    ``customers`` are the customers the principal is limited to (empty: none named)."""
+
     user: str
     scopes: frozenset[str]
     key_id: str | None = None
     # The customers this principal is bound to (a key's ``customer``, a token's ``customers`` claim); empty: all
     # customers. Applied only while CUSTOMER_VIEWS is on (services/gateway/customers.py ``bound``).
     customers: frozenset[str] = frozenset()
+    user_id: str | None = None  # a logged-in user's id (a token's ``sub``); None for keys
 
     def allows(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes or (scope == "read" and "write" in self.scopes)
+        """Alerta's rule (shared/scopes.py): ``admin`` grants all, ``write`` every write and read, ``admin:x``
+        ``write:x``, ``write:x`` ``read:x``."""
+        return scope_allows(self.scopes, scope)
 
 
-ANONYMOUS = Principal("anonymous", frozenset(SCOPES))
+ANONYMOUS = Principal("anonymous", frozenset(ADMIN_SCOPES))
 
 
 def hash_key(key: str) -> str:
@@ -67,13 +74,20 @@ def presented_key(request: web.Request) -> str | None:
     return request.headers.get("X-API-Key") or request.query.get("api-key")
 
 
+def presented_token(request: web.Request) -> str | None:
+    """The login token a request carries (``Authorization: Bearer <token>``), "" for the scheme without one, None
+    for no token at all."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
 def key_document(key: str, user: str, scopes: list[str], text: str, expire: datetime | None,
-                 now: datetime) -> dict[str, Any]:
+                 now: datetime, customer: str | None = None) -> dict[str, Any]:
     return {
         "_id": str(uuid.uuid4()), "hash": hash_key(key), "prefix": key[:PREFIX_LENGTH], "user": user,
         "scopes": scopes, "text": text, "createTime": now,
         "expireTime": expire if expire is not None else now + timedelta(days=DEFAULT_KEY_DAYS),
-        "count": 0, "lastUsedTime": None,
+        "count": 0, "lastUsedTime": None, "customer": customer,
     }
 
 
@@ -82,9 +96,8 @@ class KeyRing:
         self.accounts = accounts
         self.admin_hash = hash_key(admin_key) if admin_key else ""
         self.admin_users = frozenset(admin_users)
-        # The user ADMIN_KEY acts as: the first of ADMIN_USERS, as Alerta's container makes its ADMIN_KEY a key of
-        # that user (so notes, history and blackouts name admin@alerta.io there and here); "admin" without one.
-        self.admin_user = admin_users[0] if admin_users else "admin"
+        # Whose the ADMIN_KEY is: the first ADMIN_USERS login (the bootstrap admin user), else "admin".
+        self.admin_login = admin_users[0] if admin_users else "admin"
         self.cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
         self.usage: dict[str, tuple[int, datetime]] = {}
 
@@ -94,7 +107,7 @@ class KeyRing:
         await self.accounts.ensure_indexes()
         doc = None
         if self.admin_hash:
-            doc = key_document("", self.admin_user, list(SCOPES), "bootstrap admin key (ADMIN_KEY)", None,
+            doc = key_document("", self.admin_login, list(ADMIN_SCOPES), "bootstrap admin key (ADMIN_KEY)", None,
                                datetime.now(UTC))
             doc.update(hash=self.admin_hash, prefix=BOOTSTRAP_PREFIX, expireTime=None)
         if await self.accounts.ensure_bootstrap_key(doc):
@@ -105,7 +118,7 @@ class KeyRing:
         this process has never looked up while the store cannot be reached."""
         digest = hash_key(key)
         if self.admin_hash and hmac.compare_digest(digest, self.admin_hash):
-            return Principal(self.admin_user, frozenset(SCOPES))
+            return Principal(self.admin_login, frozenset(ADMIN_SCOPES))
         cached = self.cache.get(digest)
         if cached and cached[0] > time.monotonic():
             self.cache.move_to_end(digest)

@@ -192,6 +192,14 @@ class Settings:
     auth_required: bool = True
     admin_key: str = field(default="", repr=False)
     admin_users: tuple[str, ...] = ()
+    # Users with a login (shared/users.py, shared/tokens.py): the bootstrap admin's password, the tokens' signing
+    # secret and life, self sign-up, and how many failed logins a login may have per window before a 429.
+    admin_password: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+    token_expire_days: int = 14
+    signup_enabled: bool = False
+    login_max_failures: int = 5
+    login_failure_window: int = 300
     customer_views: bool = False  # multi-tenancy: a key (or token) bound to customers sees only theirs
     # Shared between the services of one installation: internal services (query, hooks) answer only callers
     # that present it, and it signs the services' broker messages (what a direct publisher cannot assert).
@@ -236,6 +244,12 @@ class Settings:
             auth_required=boolean(env, "AUTH_REQUIRED", True),
             admin_key=env.get("ADMIN_KEY", "").strip(),
             admin_users=items(env, "ADMIN_USERS", ()),
+            admin_password=env.get("ADMIN_PASSWORD", ""),
+            secret_key=env.get("SECRET_KEY", "").strip(),
+            token_expire_days=integer(env, "TOKEN_EXPIRE_DAYS", 14, 1, 3650),
+            signup_enabled=boolean(env, "SIGNUP_ENABLED", False),
+            login_max_failures=integer(env, "LOGIN_MAX_FAILURES", 5, 1, 1000),
+            login_failure_window=integer(env, "LOGIN_FAILURE_WINDOW", 300, 1, 86400),
             customer_views=boolean(env, "CUSTOMER_VIEWS", False),
             service_secret=env.get("SERVICE_SECRET", "").strip(),
             rpc_timeout=number(env, "RPC_TIMEOUT", 10.0, 0.1),

@@ -63,11 +63,13 @@ async def test_scopes_are_enforced(stack: Stack) -> None:
     assert (await stack.request("GET", "/management/gtg", auth=False))[0] == 200
 
 
-async def test_unknown_scope_and_chosen_key_are_refused(stack: Stack) -> None:
+async def test_unknown_scope_is_refused_and_only_a_key_admin_chooses_a_key(stack: Stack) -> None:
     status, body = await stack.request("POST", "/key", {"user": "u", "scopes": ["superuser"]})
     assert status == 400 and "scopes" in body["message"]
-    status, body = await stack.request("POST", "/key", {"user": "u", "key": "my-own-key"})
-    assert status == 400 and "key" in body["message"]
+    writer, _ = await make_key(stack, "write")
+    status, body = await stack.request("POST", "/key", {"user": "u", "key": unique("my-own-key")}, auth=False,
+                                       headers=as_key(writer))
+    assert status == 403 and "admin:keys" in body["message"]
 
 
 async def test_expired_key_does_not_authenticate(stack: Stack) -> None:

@@ -27,6 +27,7 @@ from .blackouts import BLACKOUT_ROUTES
 from .commands import COMMAND_ROUTES
 from .customers import CUSTOMER_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, POLICY, RPC, SETTINGS, STORE, THROTTLE
+from .login import accounts_context
 from .notes import NOTE_ROUTES
 from .openapi import OPENAPI_ROUTES
 from .throttle import FailureThrottle
@@ -92,7 +93,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[METRICS] = metrics
     app[THROTTLE] = FailureThrottle()
     app[POLICY] = settings.rules.policy()
-    app.cleanup_ctx.extend([store_context, broker_context, client_context])
+    app.cleanup_ctx.extend([store_context, accounts_context, broker_context, client_context])
     app.on_shutdown.append(release_callers)
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + NOTE_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES
                + OPENAPI_ROUTES + BLACKOUT_ROUTES + CUSTOMER_ROUTES)

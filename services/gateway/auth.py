@@ -1,5 +1,5 @@
-"""Authentication middleware: every route needs a valid API key unless it is open (health, metrics,
-CORS preflight) or ``AUTH_REQUIRED=false``."""
+"""Authentication middleware: every route needs a valid API key or login token (``Authorization: Bearer``)
+unless it is open (health, metrics, CORS preflight, login and sign-up) or ``AUTH_REQUIRED=false``."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ import math
 
 from aiohttp import web
 
-from shared.auth import ANONYMOUS, KeyRing, Principal, presented_key
+from shared.auth import ANONYMOUS, KeyRing, Principal, presented_key, presented_token
 from shared.edge import route_path
-from shared.http import ApiError, Handler
+from shared.http import ApiError, Handler, base_url
 from shared.settings import Settings
 from shared.store import StoreUnavailable
+from shared.tokens import BadToken
 from shared.webhooks import PAGERDUTY_PATHS, SIGNATURE_HEADER
 
-from .keys import KEYRING, SETTINGS, THROTTLE
+from .keys import KEYRING, SETTINGS, THROTTLE, TOKENS
 
 # Routes that answer without a key, by the route a request matched (never by a prefix of its path: the catch-all
 # read forwarder matches any path, and a path that merely starts like an open route is still a keyed read).
 OPEN_ROUTES = frozenset({"/_", "/management/gtg", "/management/healthcheck", "/management/status",
-                         "/management/manifest", "/metrics", "/config", "/openapi.json"})
+                         "/management/manifest", "/metrics", "/config", "/openapi.json",
+                         "/auth/login", "/auth/signup"})
 PRINCIPAL = web.RequestKey("principal", Principal)
 PAGERDUTY = Principal("pagerduty", frozenset({"write"}))
 
@@ -43,6 +45,17 @@ async def authenticate(keyring: KeyRing, key: str) -> Principal | None:
         raise ApiError(503, "the API key cannot be checked: the store is unavailable; try again shortly") from None
 
 
+def bearer(request: web.Request, token: str) -> Principal:
+    """The principal of a login token: checked by its signature alone (no store round-trip), so a bad token costs
+    nothing and is not throttled; its scopes are those decided at login (as in Alerta)."""
+    if not token:
+        raise ApiError(401, "Missing authorization Bearer token")
+    try:
+        return request.app[TOKENS].principal(token, base_url(request))
+    except BadToken as exc:
+        raise ApiError(401, str(exc)) from None
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
@@ -53,8 +66,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if is_signed_webhook(request, settings):
         request[PRINCIPAL] = PAGERDUTY
         return await handler(request)
+    token = presented_token(request)
+    if token is not None:
+        request[PRINCIPAL] = bearer(request, token)
+        return await handler(request)
     if not key:
-        raise ApiError(401, "authentication required: send an API key (Authorization: Key <key>)")
+        raise ApiError(401, "authentication required: send an API key (Authorization: Key <key>) or a login token "
+                            "(Authorization: Bearer <token>)")
     keyring, throttle, address = request.app[KEYRING], request.app[THROTTLE], request.remote or ""
     wait = 0.0 if keyring.is_known(key) else throttle.retry_after(address)
     if wait:

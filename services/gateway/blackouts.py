@@ -95,7 +95,7 @@ async def _announce(request: web.Request, event: str, ident: str, doc: dict[str,
 
 
 async def create_blackout(request: web.Request) -> web.Response:
-    require(request, "write")
+    require(request, "write:blackouts")
     body = load_body(BLACKOUT_BODY, await read_json(request))
     if body.get("environment") is None:
         raise BadInput("environment: Field may not be null.", {"environment": ["Field may not be null."]})
@@ -108,7 +108,7 @@ async def create_blackout(request: web.Request) -> web.Response:
         "_id": str(uuid.uuid4()), "environment": body["environment"], "service": body.get("service") or [],
         **{name: body.get(name) for name in OPTIONAL}, "tags": body.get("tags") or [],
         "customer": customer_for_write(request, body.get("customer")),
-        "user": body.get("user") if body.get("user") and principal.allows("admin") else principal.user,
+        "user": body.get("user") if body.get("user") and principal.allows("admin:blackouts") else principal.user,
         "createTime": now,
     }
     await repository.insert_blackout(_timed(doc, start, end))
@@ -119,7 +119,7 @@ async def create_blackout(request: web.Request) -> web.Response:
 
 
 async def get_blackout(request: web.Request) -> web.Response:
-    require(request, "read")
+    require(request, "read:blackouts")
     doc = await _repository(request).get_blackout(request.match_info["id"])
     if doc is None:
         raise ApiError(404, "not found")
@@ -129,7 +129,7 @@ async def get_blackout(request: web.Request) -> web.Response:
 
 
 async def update_blackout(request: web.Request) -> web.Response:
-    require(request, "write")
+    require(request, "write:blackouts")
     raw = await read_json(request)
     if not raw:
         raise ApiError(400, "nothing to change")
@@ -157,7 +157,7 @@ async def update_blackout(request: web.Request) -> web.Response:
 
 
 async def delete_blackout(request: web.Request) -> web.Response:
-    require(request, "write")
+    require(request, "write:blackouts")
     ident = request.match_info["id"]
     doc = await _repository(request).get_blackout(ident)
     check_visible(request, doc.get("customer") if doc else None)
@@ -218,7 +218,7 @@ def _sort(request: web.Request) -> list[tuple[str, int]]:
 
 
 async def list_blackouts(request: web.Request) -> web.Response:
-    require(request, "read")
+    require(request, "read:blackouts")
     now = datetime.now(UTC)
     query = _query(request, now)
     page = _number(request, "page", 1, -1_000_000, 1_000_000)

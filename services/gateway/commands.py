@@ -42,7 +42,7 @@ async def _send(request: web.Request, payload: dict[str, Any]) -> web.Response:
 
 async def alert_command(request: web.Request, op: str, params: dict[str, Any], *, missing: str = "not found") -> Reply:
     """A command on the alert the path names, routed with its group (``missing``: the 404's message)."""
-    require(request, "write")
+    require(request, "write:alerts")
     doc = await request.app[STORE].get_alert(request.match_info["id"], fields=["environment", "resource"],
                                              customers=bound(request))  # another customer's is not there
     if doc is None:
@@ -78,7 +78,7 @@ async def delete_alert(request: web.Request) -> web.Response:
 
 
 async def delete_heartbeat(request: web.Request) -> web.Response:
-    require(request, "write")
+    require(request, "write:heartbeats")
     doc = await request.app[STORE].get_heartbeat(request.match_info["id"])
     if doc is None:
         raise ApiError(404, "not found")

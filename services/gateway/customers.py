@@ -18,9 +18,9 @@ from shared.paging import check_page, listed, page_keys
 from shared.schemas import _Body, load_body
 from shared.store.customers import CustomerStore
 
-from .admin import number
 from .commands import method_override
 from .keys import SETTINGS, STORE
+from .listing import number
 from .tenancy import bound, check_visible
 from .views import require
 
@@ -28,9 +28,8 @@ MAX_PAGE_SIZE = 1000
 FILTERS = {"id": "_id", "match": "match", "customer": "customer"}  # parameter -> stored field (exact values)
 SORTS = {"match": "match", "customer": "customer"}
 CONTROLS = ("page", "page-size", "sort-by", "api-key", "_")
-# Alerta's scopes: admin:customers for the writes, read:customers for the reads (Principal.allows("admin") and
-# ("read") stand for them until the fine-grained scopes are in).
-WRITE_SCOPE, READ_SCOPE = "admin", "read"
+# Alerta's scopes: admin:customers for the writes, read:customers for the reads.
+WRITE_SCOPE, READ_SCOPE = "admin:customers", "read:customers"
 
 
 class CustomerBody(_Body):

@@ -12,6 +12,8 @@ from shared.rules import Policy
 from shared.settings import Settings
 from shared.store import Store
 from shared.store.accounts import Accounts
+from shared.store.users import Users
+from shared.tokens import Tokens
 
 from .throttle import FailureThrottle
 
@@ -24,3 +26,5 @@ STORE = web.AppKey("store", Store)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 THROTTLE = web.AppKey("throttle", FailureThrottle)
 POLICY = web.AppKey("policy", Policy)
+USERS = web.AppKey("users", Users)
+TOKENS = web.AppKey("tokens", Tokens)

@@ -48,6 +48,12 @@ def require(request: web.Request, scope: str) -> None:
         raise ApiError(403, f"missing required scope '{scope}'")
 
 
+def read_scope(request: web.Request) -> str:
+    """The scope a forwarded read needs: ``read:heartbeats`` for heartbeats, ``read:alerts`` for the rest."""
+    path = request.path[len("/api"):] if request.path.startswith("/api/") else request.path
+    return "read:heartbeats" if path.startswith("/heartbeat") else "read:alerts"
+
+
 def _wants_async(request: web.Request) -> bool:
     return "respond-async" in request.headers.get("Prefer", "").lower()
 
@@ -55,7 +61,7 @@ def _wants_async(request: web.Request) -> bool:
 async def _publish(request: web.Request, kind: str) -> web.Response:
     """Validate, publish with confirms, and answer with the worker's reply (or 202 when asked to, or when
     the worker did not answer in time: the message is queued and will be processed)."""
-    require(request, "write")
+    require(request, "write:alerts" if kind == ALERT else "write:heartbeats")
     body = await read_json(request)
     payload = load_body(ALERT_SCHEMA if kind == ALERT else HEARTBEAT_SCHEMA, body)
     customer = customer_for_write(request, payload["customer"])
@@ -101,7 +107,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
     """Pass a read to the query service, with the public base URL so that hrefs point at the gateway. The path
     goes downstream exactly as it was checked (``paths`` middleware: no dot segments, no encoded slashes) and
     authorised here, never re-decoded or resolved on the way."""
-    require(request, "read")
+    require(request, read_scope(request))
     settings = request.app[SETTINGS]
     raw_path = request.raw_path.partition("?")[0]
     api = raw_path.startswith("/api/")
@@ -142,7 +148,7 @@ def _hours(request: web.Request, name: str) -> int | None:
 async def housekeeping(request: web.Request) -> web.Response:
     """Run housekeeping now (admin). The ingest side owns housekeeping: an ingest worker runs it (under the lease
     the scheduled runs take) and reports what it did (services/ingest/on_demand.py)."""
-    require(request, "admin")
+    require(request, "admin:management")
     body = request_body(_hours(request, "expired"), _hours(request, "info"))
     reply = await request.app[RPC].request_housekeeping(body, user=request[PRINCIPAL].user, timeout=HOUSEKEEPING_WAIT)
     if reply.queued:
@@ -167,7 +173,7 @@ async def client_config(request: web.Request) -> web.Response:
         "debug": False, "endpoint": base_url(request, api_prefix=True), "alarm_model": model,
         "auth_required": settings.auth_required, "provider": "basic",
         "customer_views": settings.customer_views,
-        "signup_enabled": False, "email_verification": False, "severity": SEVERITY_MAP, "colors": {},
+        "signup_enabled": settings.signup_enabled, "email_verification": False, "severity": SEVERITY_MAP, "colors": {},
         "timeouts": {"alert": settings.rules.alert_timeout, "heartbeat": settings.rules.heartbeat_timeout, "ack": 0,
                      "shelve": 7200},
         "blackouts": {"duration": settings.rules.blackout_duration},

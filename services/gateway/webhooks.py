@@ -23,7 +23,7 @@ PASSED_HEADERS = ("Content-Type", SIGNATURE_HEADER, "Prefer")
 
 
 async def forward_webhook(request: web.Request) -> web.StreamResponse:
-    require(request, "write")
+    require(request, "write:webhooks")
     settings = request.app[SETTINGS]
     api = request.path.startswith("/api/")
     path = request.path[len("/api"):] if api else request.path

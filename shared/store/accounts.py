@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from .core import Store
@@ -48,11 +48,20 @@ class Accounts:
     async def key_by_hash(self, digest: str) -> dict[str, Any] | None:
         return await self.keys.find_one({"hash": digest})
 
-    async def list_keys(self, user: str | None = None) -> list[dict[str, Any]]:
-        query = {} if user is None else {"user": user}
+    async def list_keys(self, user: str | None = None, customer: str | None = None) -> list[dict[str, Any]]:
+        query = {name: value for name, value in (("user", user), ("customer", customer)) if value is not None}
         return await self.keys.find(query).sort("createTime", 1).to_list(None)
 
+    async def find_key(self, ident: str, digest: str) -> dict[str, Any] | None:
+        """A key by id or by the key itself (given as its hash)."""
+        return await self.keys.find_one({"$or": [{"_id": ident}, {"hash": digest}]})
+
+    async def update_key(self, key_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        return await self.keys.find_one_and_update({"_id": key_id}, {"$set": changes},
+                                                   return_document=ReturnDocument.AFTER)
+
     async def insert_key(self, doc: dict[str, Any]) -> None:
+        """Store a new key; ``AlreadyExists`` when its hash is stored already (an imported key chosen twice)."""
         try:
             await self.keys.insert_one(doc)
         except DuplicateKeyError:
@@ -64,8 +73,13 @@ class Accounts:
         many old bootstrap keys were deleted."""
         keep = {} if doc is None else {"hash": {"$ne": doc["hash"]}}
         deleted = await self.keys.delete_many({"prefix": BOOTSTRAP_PREFIX, **keep})
-        if doc is not None:
-            await self.keys.update_one({"hash": doc["hash"]}, {"$setOnInsert": doc}, upsert=True)
+        if doc is not None:  # its user follows ADMIN_USERS (the first login) when that changes
+            rest = {name: value for name, value in doc.items() if name != "user"}
+            try:
+                await self.keys.update_one({"hash": doc["hash"]}, {"$setOnInsert": rest, "$set": {"user": doc["user"]}},
+                                           upsert=True)
+            except DuplicateKeyError:  # another gateway process inserted it at the same moment
+                await self.keys.update_one({"hash": doc["hash"]}, {"$set": {"user": doc["user"]}})
         return deleted.deleted_count
 
     async def delete_key(self, ident: str, digest: str) -> dict[str, Any] | None:
