@@ -56,12 +56,12 @@ def customer_body(doc: dict[str, Any], base: str) -> dict[str, Any]:
             "customer": doc.get("customer")}
 
 
-def _repository(request: web.Request) -> CustomerStore:
+def customer_store(request: web.Request) -> CustomerStore:
     return CustomerStore(request.app[STORE], request.app[SETTINGS].query.store_max_time_ms)
 
 
 async def _visible_customer(request: web.Request) -> dict[str, Any]:
-    doc = await _repository(request).get_customer(request.match_info["id"])
+    doc = await customer_store(request).get_customer(request.match_info["id"])
     if doc is None:
         raise ApiError(404, "not found")
     check_visible(request, doc.get("customer"))
@@ -72,7 +72,7 @@ async def create_customer(request: web.Request) -> web.Response:
     require(request, WRITE_SCOPE)
     body = load_body(CUSTOMER_BODY, await read_json(request))
     doc = {"_id": str(uuid.uuid4()), "match": body["match"], "customer": body["customer"]}
-    await _repository(request).insert_customer(doc)
+    await customer_store(request).insert_customer(doc)
     answer = customer_body(doc, base_url(request, api_prefix=True))
     return json_response({"status": "ok", "id": doc["_id"], "customer": answer}, status=201,
                          headers={"Location": answer["href"]})
@@ -93,7 +93,7 @@ async def update_customer(request: web.Request) -> web.Response:
     if not changes:
         raise ApiError(400, "nothing to change: give 'customer' or 'match'")
     await _visible_customer(request)
-    doc = await _repository(request).update_customer(request.match_info["id"], changes)
+    doc = await customer_store(request).update_customer(request.match_info["id"], changes)
     if doc is None:
         raise ApiError(404, "not found")
     return json_response({"status": "ok", "customer": customer_body(doc, base_url(request, True))})
@@ -102,7 +102,7 @@ async def update_customer(request: web.Request) -> web.Response:
 async def delete_customer(request: web.Request) -> web.Response:
     require(request, WRITE_SCOPE)
     await _visible_customer(request)
-    if not await _repository(request).delete_customer(request.match_info["id"]):
+    if not await customer_store(request).delete_customer(request.match_info["id"]):
         raise ApiError(404, "not found")
     return json_response({"status": "ok"})
 
@@ -137,7 +137,7 @@ async def list_customers(request: web.Request) -> web.Response:
     query, sort = _query(request), _sort(request)
     page = number(request, "page", 1, 10**9)
     size = number(request, "page-size", request.app[SETTINGS].query.default_page_size, MAX_PAGE_SIZE)
-    total, docs = await _repository(request).list_customers(query, sort, (page - 1) * size, size)
+    total, docs = await customer_store(request).list_customers(query, sort, (page - 1) * size, size)
     check_page(page, size, total)
     base = base_url(request, api_prefix=True)
     return json_response(listed("customers", [customer_body(doc, base) for doc in docs],

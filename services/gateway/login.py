@@ -15,6 +15,7 @@ from aiohttp import web
 
 from shared.account_schemas import NEW_USER_BODY
 from shared.auth import presented_token
+from shared.customers import NoCustomerMatch
 from shared.http import ApiError, Handler, base_url, json_response, read_json
 from shared.schemas import load_body
 from shared.scopes import ADMIN_ROLE, USER_ROLE, role_scopes
@@ -25,6 +26,7 @@ from shared.tokens import Tokens, signing_key
 from shared.users import check_password, hash_password, user_document
 
 from .auth import PRINCIPAL
+from .customers import customer_store
 from .keys import SETTINGS, STORE, THROTTLE, TOKENS, USERS
 from .views import require
 
@@ -72,6 +74,12 @@ async def scopes_of(users: Users, settings: Settings, doc: dict[str, Any]) -> tu
 async def token_answer(request: web.Request, doc: dict[str, Any], status: int = 200) -> web.Response:
     users, settings = request.app[USERS], request.app[SETTINGS]
     scopes, groups = await scopes_of(users, settings, doc)
+    if settings.customer_views:  # the token names the customers the user is bound to (Alerta: none matches → 403)
+        try:
+            customers = await customer_store(request).customers_of(doc["login"], groups, admin="admin" in scopes)
+        except NoCustomerMatch:
+            raise ApiError(403, f"No customer lookup configured for user {doc['login']}") from None
+        doc = {**doc, "customers": sorted(customers)}
     token = request.app[TOKENS].issue(doc, scopes, groups, base_url(request))
     return json_response({"token": token}, status=status)
 
