@@ -70,7 +70,8 @@ def alerts(run: str, size: int) -> list[dict[str, Any]]:
              "attributes": {"region": "eu"}} for n in range(size)]
 
 
-async def measure(url: str, trusted: bool, rounds: int) -> list[dict[str, Any]]:
+async def measure(url: str, trusted: bool, rounds: int, client_bulk: bool | None = None) -> list[dict[str, Any]]:
+    """``client_bulk=False``: as on a server without the bulkWrite command (MongoDB before 8.0)."""
     counter = CommandCounter()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, tz_aware=True, event_listeners=[counter])
     env = {"GATEWAY_BROKER_USER": GATEWAY_USER} if trusted else {}
@@ -78,6 +79,7 @@ async def measure(url: str, trusted: bool, rounds: int) -> list[dict[str, Any]]:
     from shared.store import Store  # noqa: PLC0415 - after the client: the store layer is what is measured
     from shared.store.counters import Counters  # noqa: PLC0415
     store = Store(client, f"bench_commands_{uuid.uuid4().hex[:8]}")
+    store.client_bulk = client_bulk
     try:
         await store.ensure_indexes()
         await Counters(store).start_up()
@@ -115,10 +117,12 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="a running store (default: an embedded SecantusDB of its own)")
     parser.add_argument("--trusted", action="store_true", help="publish as the gateways do (user_id vouched)")
     parser.add_argument("--rounds", type=int, default=3, help="batches measured per row (default 3)")
+    parser.add_argument("--no-bulk-write", action="store_true",
+                        help="write as on a server without the bulkWrite command (MongoDB before 8.0)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
         async with bench_store(args.database_url, Path(tmp) / "store") as url:
-            rows = await measure(url, args.trusted, args.rounds)
+            rows = await measure(url, args.trusted, args.rounds, False if args.no_bulk_write else None)
     print(f"{'batch':>5} {'kind':<9} {'commands':>8}  by name                                   CPU ms/alert")
     for row in rows:
         names = ", ".join(f"{k} {v:g}" for k, v in row["by_name"].items())

@@ -24,8 +24,8 @@ from shared.metrics import Metrics
 from shared.render import alert_body
 from shared.severity import InvalidTransition
 from shared.store import AlertWrite, Store, now_ms
+from shared.store.batch import BatchWriter
 from shared.store.counter_keys import Footprint, JournalEntry
-from shared.store.counters import Counters
 
 RECENT_IDS = 100  # receive ids remembered per alert, so that a redelivered message is not applied twice
 
@@ -218,8 +218,9 @@ def _group_key(item: Item) -> tuple[str, str]:
 
 
 async def apply_groups(store: Store, items: list[Item], history_limit: int, metrics: Metrics,
-                       attempted: Attempted) -> list[Item]:
-    """Apply alerts and commands in arrival order; returns the items whose write lost a race (re-apply).
+                       attempted: Attempted) -> tuple[list[Item], list[Item]]:
+    """Apply alerts and commands in arrival order. Returns the items whose write lost a race (to re-apply) and
+    those whose write the store refused (to try alone); every other item is finished, with its real outcome.
     ``attempted``: the worker's record of messages whose counters were journalled by a batch that failed."""
     keys = [_group_key(item) for item in items]
     groups = {key: _Group(docs) for key, docs in (await store.load_groups(keys)).items()}
@@ -233,20 +234,22 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
         elif (result := _command(item, group, now, history_limit)) is not None:
             applied.append(result)
     writes = [w for group in groups.values() for w in group.writes()]
-    # The counters are updated first, with a journal, so that a crash between the two writes is recoverable
-    # (shared/store/counters.py); the updates of writes that lost a race are taken back at once.
-    counters, journal = Counters(store), _journal(writes, loaded, applied, attempted)
+    # The journal and counter updates go first, in the same command as the alert writes (shared/store/batch.py),
+    # so that a crash in between is recoverable; the updates of writes that did not land are taken back at once.
+    journal = _journal(writes, loaded, applied, attempted)
     try:
-        journal_id = await counters.begin(journal)
-        conflicts = await store.write_alerts(writes)
+        outcome = await BatchWriter(store).write_batch(writes, journal)
     except BaseException:
         attempted.add(rid for entry in journal for rid in entry.rids)
         raise
-    await counters.settle(journal_id, journal, conflicts)
+    conflicts = outcome.conflicts
+    failed = [done.item for done in applied if done.doc_id in outcome.failed]
     retry: list[Item] = []
     for done in applied:
         if done.doc_id in conflicts:
             retry.append(done.item)
+            continue
+        if done.doc_id in outcome.failed:
             continue
         done.item.event = done.event()
         if done.outcome == "redelivered":  # already applied: answered again, written and counted never twice
@@ -265,4 +268,4 @@ async def apply_groups(store: Store, items: list[Item], history_limit: int, metr
             done.item.finish(Settle.ACK, code, body, done.outcome)
     if conflicts:
         metrics.write_conflicts.inc(len(conflicts))
-    return retry
+    return retry, failed

@@ -218,13 +218,23 @@ class Processor:
                 await self._apply_heartbeat(item)
             else:
                 grouped.append(item)
+        refused: list[Item] = []
         for _ in range(MAX_CONFLICT_ROUNDS):
             if not grouped:
-                return
-            grouped = await apply_groups(self.store, grouped, self.settings.rules.history_limit, self.metrics,
-                                         self.attempted)
+                break
+            grouped, failed = await apply_groups(self.store, grouped, self.settings.rules.history_limit,
+                                                 self.metrics, self.attempted)
+            refused += failed
         for item in grouped:
             item.finish(Settle.RETRY, 503, error_body(503, "the alert kept conflicting; retried later"), "conflict")
+        # The store refused these writes (and only these: the batch's other writes landed and are answered): each
+        # is tried alone, so that one poison message does not take the others of its alert with it.
+        for item in refused:
+            if len(items) > 1:
+                await self.process_one(item)
+            else:
+                log.error("message %s: the store refused its write", item.message.message_id)
+                item.finish(Settle.RETRY, 503, error_body(503, "the alert could not be processed"), "error")
 
     async def _apply_heartbeat(self, item: Item) -> None:
         heartbeat = item.payload

@@ -103,6 +103,8 @@ class Store:
         self.db = client[database]
         self.alerts = self.db["alerts"]
         self.heartbeats = self.db["heartbeats"]
+        self.journal_slots: list[str] = []  # settled counter journals the next batch overwrites (batch.py)
+        self.client_bulk: bool | None = None  # whether the server has bulkWrite (None: not known yet)
 
     @timed
     async def ping(self) -> None:
@@ -222,10 +224,10 @@ class Store:
                 conflicts.add(writes[error["index"]].doc["_id"])
             matched, deleted = exc.details.get("nMatched", 0), exc.details.get("nRemoved", 0)
         if matched < replaces or deleted < deletes:
-            conflicts |= await self._lost_writes(writes)
+            conflicts |= await self.lost_writes(writes)
         return conflicts
 
-    async def _lost_writes(self, writes: list[AlertWrite]) -> set[str]:
+    async def lost_writes(self, writes: list[AlertWrite]) -> set[str]:
         """Which conditional writes did not apply: a replace whose token is not ours, a delete whose
         document is still there (with another token)."""
         checked = [w for w in writes if w.expected is not None]
