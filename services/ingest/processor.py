@@ -37,6 +37,7 @@ from shared.store import Store, StoreUnavailable, now_ms
 from .blackouts import BlackoutCache
 from .groups import Attempted, Item, Settle, apply_groups, error_body
 from .heartbeat_watch import due_event
+from .vouched import Vouched
 
 log = logging.getLogger("alertbus.ingest")
 MAX_CONFLICT_ROUNDS = 5
@@ -110,6 +111,7 @@ class Processor:
         self.metrics = metrics
         self.policy = settings.rules.policy()
         self.senders = Senders(settings.service_secret)
+        self.vouched = Vouched(settings.gateway_broker_user)  # validated at the gateway: see vouched.py
         self.attempted = Attempted()  # messages of failed batches whose counter updates were journalled
 
     # -- decoding -------------------------------------------------------------------------------
@@ -137,7 +139,9 @@ class Processor:
             item.finish(Settle.DEAD, 400, error_body(400, f"unknown message type {kind[:64]!r}"), "invalid")
             return
         try:
-            payload = load_body(schema, parse_json(message.body))
+            raw = parse_json(message.body)
+            vouched = self.vouched.payload(kind, raw) if self.vouched.vouches(kind, message.user_id) else None
+            payload = vouched if vouched is not None else load_body(schema, raw)
         except BadInput as exc:
             item.finish(Settle.DEAD, 400, error_body(400, exc.message, exc.errors), "invalid")
             return
