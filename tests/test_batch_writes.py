@@ -4,14 +4,16 @@ a race is taken back at once, and recovery drops an idle slot."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
-from shared.store import AlertWrite, Store, make_client
+from shared.store import AlertWrite, Store, batch, make_client
 from shared.store.batch import BatchWriter
 from shared.store.counter_keys import Footprint, JournalEntry
 from shared.store.counters import JOURNAL, Counters
@@ -99,3 +101,32 @@ async def test_recovery_drops_an_idle_slot(store: Store) -> None:
     again = stored_alert("Production", unique("idle"))
     await BatchWriter(store).write_batch([AlertWrite(again, None)], [created(again, "r2")])  # the slot, anew
     assert [j["_id"] for j in await journals(store)] == [slot] and await counters.audit() == []
+
+
+async def test_a_write_the_store_refuses_fails_alone(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error of one alert write (not a race) stops the ordered command there: the writes before it landed, the
+    writes after it are sent again; only the refused one is reported, and its counter updates are taken back."""
+    counters = Counters(store)
+    poison = stored_alert("Production", unique("poison"))
+    await BatchWriter(store).write_batch([AlertWrite(poison, None)], [created(poison, "r0")])
+    real = batch.alert_ops
+
+    def refused_replace(writes: list[AlertWrite]) -> list[Any]:
+        """The replace of ``poison`` changes its _id, which the store refuses (code 66), as it would a too-large
+        document: a write error that is no race."""
+        ops = real(writes)
+        return [dataclasses.replace(op, doc={**(op.doc or {}), "_id": "moved"}) if op.kind == "replace" else op
+                for op in ops]
+
+    monkeypatch.setattr(batch, "alert_ops", refused_replace)
+    before, after = stored_alert("Production", unique("before")), stored_alert("Production", unique("after"))
+    acked = {**poison, "status": "ack", "_rids": ["r0", "r1"]}
+    entries = [created(before, "r2"), JournalEntry(poison["_id"], ("r1",), (), Footprint.of(poison),
+                                                   Footprint.of(acked)), created(after, "r3")]
+    writes = [AlertWrite(before, None), AlertWrite(acked, poison["_v"]), AlertWrite(after, None)]
+    outcome = await BatchWriter(store).write_batch(writes, entries)
+    assert outcome.failed == {poison["_id"]} and not outcome.conflicts
+    for doc in (before, after):
+        assert await store.alerts.find_one({"_id": doc["_id"]}) is not None
+    assert (await store.alerts.find_one({"_id": poison["_id"]}) or {}).get("status") == "open"
+    assert await counters.audit() == []
