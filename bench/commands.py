@@ -58,9 +58,9 @@ class CommandCounter(monitoring.CommandListener):
         return names
 
 
-def message(body: dict[str, Any], user_id: str | None = None) -> Any:
+def message(body: dict[str, Any], user_id: str | None = None, kind: str = "alert") -> Any:
     """An incoming message as the worker sees one (the fields the processor reads)."""
-    return SimpleNamespace(type="alert", body=json.dumps(body).encode(), message_id=str(uuid.uuid4()),
+    return SimpleNamespace(type=kind, body=json.dumps(body).encode(), message_id=str(uuid.uuid4()),
                            headers={}, user_id=user_id, redelivered=False, reply_to=None, correlation_id=None)
 
 

@@ -33,6 +33,7 @@ from shared.schemas import ALERT_SCHEMA, COMMAND_MESSAGE, HEARTBEAT_SCHEMA, BadI
 from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, signed_by_service
 from shared.store import Store, StoreUnavailable, now_ms
+from shared.store.group_cache import GroupCache
 
 from .blackouts import BlackoutCache
 from .groups import Attempted, Item, Settle, apply_groups, error_body
@@ -113,6 +114,7 @@ class Processor:
         self.senders = Senders(settings.service_secret)
         self.vouched = Vouched(settings.gateway_broker_user)  # validated at the gateway: see vouched.py
         self.attempted = Attempted()  # messages of failed batches whose counter updates were journalled
+        self.groups = GroupCache()  # the alert groups this worker wrote last (emptied by the Worker on shard moves)
 
     # -- decoding -------------------------------------------------------------------------------
 
@@ -227,7 +229,7 @@ class Processor:
             if not grouped:
                 break
             grouped, failed = await apply_groups(self.store, grouped, self.settings.rules.history_limit,
-                                                 self.metrics, self.attempted)
+                                                 self.metrics, self.attempted, self.groups)
             refused += failed
         for item in grouped:
             item.finish(Settle.RETRY, 503, error_body(503, "the alert kept conflicting; retried later"), "conflict")

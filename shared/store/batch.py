@@ -2,13 +2,15 @@
 sent in the fewest store commands.
 
 **Commands per batch** (``python -m bench.commands`` counts them with a PyMongo command listener;
-tests/test_batch_commands.py guards the count), for 1, 10 or 100 new alerts and as many duplicates alike:
+tests/test_batch_commands.py guards the count), for 1, 10 or 100 alerts alike:
 
 * **2** on a server with the ``bulkWrite`` command (MongoDB 8.0 and later, SecantusDB): the group read
   (``Store.load_groups``: one ``find`` per environment in the batch) and **one ordered** ``bulkWrite`` that holds
   the journal, the counter updates, the redelivery markers and the alert inserts, replaces and deletes;
-* **3** on older servers (MongoDB 7): the read, one ``update`` of the counters with the journal, and the alert
-  ``bulk_write`` (one command per kind of write it holds: insert, update, delete);
+* **1** when the worker knows every group of the batch from its own last writes (duplicates of alerts it just
+  wrote: group_cache.py): the ``bulkWrite`` alone;
+* **3** (2 for known groups) on older servers (MongoDB 7): the read, one ``update`` of the counters with the
+  journal, and the alert ``bulk_write`` (one command per kind of write it holds: insert, update, delete);
 * one more only when something did not land: a write that lost a race or failed (its counter updates are taken
   back at once), a delete that found nothing to delete (a read of the tokens tells why).
 
