@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import orjson
+
 from .replies import encode
 from .settings import Settings
 
@@ -37,4 +39,8 @@ def validated_body(payload: dict[str, Any]) -> bytes:
     """An alert or heartbeat as its schema loaded it, on the wire: JSON, ``createTime`` in ISO 8601 (loaded by the
     schema again, it gives the same payload: what a worker that does not trust the publisher does)."""
     created = payload.get("createTime")
-    return encode({**payload, "createTime": created.isoformat() if isinstance(created, datetime) else created})
+    wire = {**payload, "createTime": created.isoformat() if isinstance(created, datetime) else created}
+    try:
+        return orjson.dumps(wire)  # a tenth of the standard library's CPU
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard library writes it
+        return encode(wire)
