@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from shared.store import AlertWrite, Store, batch, make_client
+from shared.store import AlertWrite, Store, batch, make_client, slots
 from shared.store.batch import BatchWriter
 from shared.store.counter_keys import Footprint, JournalEntry
 from shared.store.counters import JOURNAL, Counters
 
-from .support import unique
+from .support import eventually, unique
 from .support.documents import stored_alert
 
 
@@ -51,14 +51,14 @@ async def test_the_next_batch_takes_over_a_settled_journal(store: Store) -> None
     first = stored_alert("Production", unique("slot"))
     outcome = await BatchWriter(store).write_batch([AlertWrite(first, None)], [created(first, "r1")])
     assert not outcome.conflicts and not outcome.failed
-    (slot,) = store.journal_slots
+    (slot,) = store.journal_slots.free
     (journal,) = await journals(store)
     assert journal["_id"] == slot and [w["id"] for w in journal["writes"]] == [first["_id"]]
     second = stored_alert("Production", unique("slot"))
     await BatchWriter(store).write_batch([AlertWrite(second, None)], [created(second, "r2")])
     (journal,) = await journals(store)  # overwritten in the batch's own command, never deleted
     assert journal["_id"] == slot and [w["id"] for w in journal["writes"]] == [second["_id"]]
-    assert store.journal_slots == [slot]
+    assert list(store.journal_slots.free) == [slot]
     assert await counters.audit() == []
 
 
@@ -92,7 +92,7 @@ async def test_recovery_drops_an_idle_slot(store: Store) -> None:
     counters = Counters(store)
     doc = stored_alert("Production", unique("idle"))
     await BatchWriter(store).write_batch([AlertWrite(doc, None)], [created(doc, "r1")])
-    (slot,) = store.journal_slots
+    (slot,) = store.journal_slots.free
     journal = await store.db["counters"].find_one({"_id": slot})
     assert journal is not None
     await store.db["counters"].update_one({"_id": slot}, {"$set": {"at": journal["at"] - timedelta(hours=1)}})
@@ -130,3 +130,18 @@ async def test_a_write_the_store_refuses_fails_alone(store: Store, monkeypatch: 
         assert await store.alerts.find_one({"_id": doc["_id"]}) is not None
     assert (await store.alerts.find_one({"_id": poison["_id"]}) or {}).get("status") == "open"
     assert await counters.audit() == []
+
+
+async def test_a_settled_journal_left_unused_is_deleted(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recovery would judge it by receive ids an alert forgets after 100 more messages (slots.py): it must not
+    grow old."""
+    monkeypatch.setattr(slots, "IDLE", 0.2)
+    doc = stored_alert("Production", unique("unused"))
+    await BatchWriter(store).write_batch([AlertWrite(doc, None)], [created(doc, "r1")])
+    assert len(await journals(store)) == 1
+
+    async def gone() -> bool | None:
+        return True if not await journals(store) and not store.journal_slots.free else None
+
+    assert await eventually(gone, timeout=5)
+    assert await Counters(store).audit() == []

@@ -22,10 +22,11 @@ comes first and the command is *ordered*, so an alert write that landed always h
 before it; a store or a worker that dies in the middle leaves a prefix, as the two commands did before. What
 changed is how a journal ends: instead of a delete after every batch, a batch whose writes are all decided (landed,
 or lost and taken back) leaves its journal document as a *slot* (``Store.journal_slots``), which the next batch of
-the worker overwrites (``$set``) in its own command. A batch in flight owns its slot alone (one per batch: the
-lanes of a worker overlap). A journal whose batch failed or was cut short is never taken again: recovery decides it
-as before. Each journal carries a token ``t``, and recovery's changes to a journal are conditional on it, so that
-recovery of an idle slot (all landed: recovery just drops it) never removes or edits a slot a batch took meanwhile.
+the worker overwrites (``$set``) in its own command, or that is deleted once it stayed unused for a few seconds
+(slots.py says why). A batch in flight owns its slot alone (one per batch: the lanes of a worker overlap). A journal
+whose batch failed or was cut short is never taken again: recovery decides it as before. Each journal carries a
+token ``t``, and recovery's changes to a journal are conditional on it, so that recovery of a settled slot (all
+landed: recovery just drops it) never removes or edits a slot a batch took meanwhile.
 """
 
 from __future__ import annotations
@@ -129,12 +130,12 @@ class BatchWriter:
         command failed as a whole: the journal then stays for recovery."""
         if not writes:
             return Outcome()
-        slots = self.store.journal_slots
-        journal = slots.pop() if slots else counter_id(JOURNAL, uuid.uuid4().hex)
+        slots, collection = self.store.journal_slots, self.counters.counters
+        journal, settled = slots.take() or (counter_id(JOURNAL, uuid.uuid4().hex), "")
         token = new_token()
         counted = journal_ops(journal, token, entries)
-        if not counted:
-            slots.append(journal)  # not written by this batch: still a settled slot
+        if not counted and settled:
+            slots.give_back(journal, settled, collection)  # not written by this batch: still a settled slot
         outcome = await self._write(counted, writes)
         undone = outcome.conflicts | outcome.failed
         lost = [entry for entry in entries if entry.alert_id in undone]
@@ -142,7 +143,7 @@ class BatchWriter:
             if lost:
                 kept = [entry.dump() for entry in entries if entry.alert_id not in undone]
                 await self.counters.take_back(journal, token, lost, kept)
-            slots.append(journal)  # every write decided: the next batch may take the slot over
+            slots.give_back(journal, token, collection)  # every write decided: the next batch may take it over
         return outcome
 
     async def _write(self, counted: list[_Op], writes: list[AlertWrite]) -> Outcome:

@@ -30,6 +30,7 @@ from pymongo.errors import ConnectionFailure as _ConnectionFailure
 from ..metrics import Metrics
 from ..regexes import literal
 from .heartbeats import LONG_AGO, WATCH_AT, WATCH_FLAG, WATCH_INDEX, heartbeat_deadline
+from .slots import JournalSlots
 from .timing import QueryTimeout as QueryTimeout
 from .timing import time_limited as time_limited
 from .timing import timed as timed
@@ -103,7 +104,7 @@ class Store:
         self.db = client[database]
         self.alerts = self.db["alerts"]
         self.heartbeats = self.db["heartbeats"]
-        self.journal_slots: list[str] = []  # settled counter journals the next batch overwrites (batch.py)
+        self.journal_slots = JournalSlots()  # settled counter journals the next batch overwrites (batch.py)
         self.client_bulk: bool | None = None  # whether the server has bulkWrite (None: not known yet)
 
     @timed
