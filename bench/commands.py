@@ -28,7 +28,9 @@ from pymongo import AsyncMongoClient, monitoring
 
 from services.ingest.processor import Processor
 from shared.metrics import Metrics
+from shared.schemas import ALERT_SCHEMA, load_body
 from shared.settings import Settings
+from shared.vouching import validated_body
 
 from .store import bench_store
 
@@ -59,8 +61,10 @@ class CommandCounter(monitoring.CommandListener):
 
 
 def message(body: dict[str, Any], user_id: str | None = None, kind: str = "alert") -> Any:
-    """An incoming message as the worker sees one (the fields the processor reads)."""
-    return SimpleNamespace(type=kind, body=json.dumps(body).encode(), message_id=str(uuid.uuid4()),
+    """An incoming message as the worker sees one (the fields the processor reads); with ``user_id``, as the
+    gateways publish it (the body as the schema loaded it: shared/vouching.py)."""
+    raw = validated_body(load_body(ALERT_SCHEMA, body)) if user_id else json.dumps(body).encode()
+    return SimpleNamespace(type=kind, body=raw, message_id=str(uuid.uuid4()),
                            headers={}, user_id=user_id, redelivered=False, reply_to=None, correlation_id=None)
 
 
