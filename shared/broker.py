@@ -23,6 +23,8 @@ Topology (names get ``BROKER_PREFIX`` in front):
 Every message the services publish (``RpcClient``) is signed with ``SERVICE_SECRET`` (header
 ``x-alertbus-signature``): the ingest worker trusts the ``user`` header and the ``message_id`` of a signed message
 only; anything else is a direct publish (see services/ingest/processor.py).
+
+With ``GATEWAY_BROKER_USER`` the services' alerts and heartbeats are validated once: see shared/vouching.py.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from .metrics import Metrics
 from .replies import PendingReplies, Reply, encode
 from .settings import Settings
 from .signing import SIGNATURE_HEADER, sign
+from .vouching import validated_body, vouched_user
 
 if TYPE_CHECKING:  # the backlog module builds publishers on this one
     from .backlog import Backlog
@@ -181,6 +184,7 @@ class RpcClient:
                  metrics: Metrics | None = None, backlog: Backlog | None = None) -> None:
         self.connection, self.settings, self.metrics, self.backlog = connection, settings, metrics, backlog
         self.names = Names.from_settings(settings)
+        self.vouched = vouched_user(settings)
         self.replies = PendingReplies(settings.rpc_timeout)
         self.reply_to = self.names.reply_queue()
         self.exchange: AbstractExchange | None = None
@@ -230,23 +234,27 @@ class RpcClient:
     async def _request(self, kind: str, payload: dict[str, Any], wire: bytes | dict[str, Any], user: str | None,
                        request_id: str | None, wait: bool, timeout: float | None = None) -> Reply:
         """Publish; with ``wait``, wait (bounded) for the reply. A reply without a code is queued: not waited for,
-        not answered in time, the connection lost or the service shutting down."""
-        body = wire if isinstance(wire, bytes) else encode(wire)
+        not answered in time, the connection lost or the service shutting down. ``payload`` of an alert or a
+        heartbeat is its schema's result: sent as it is where the broker vouches for the sender (module doc)."""
+        vouched = self.vouched if kind in (ALERT, HEARTBEAT) else None
+        body = validated_body(payload) if vouched else wire if isinstance(wire, bytes) else encode(wire)
         message_id = str(uuid.uuid4())
         headers: dict[str, Any] = {"user": user} if request_id is None else {"user": user, "request_id": request_id}
         if not wait:
-            await self._publish(kind, payload, body, message_id, headers)
+            await self._publish(kind, payload, body, message_id, headers, user_id=vouched)
             return Reply(message_id, kind)
         future = self.replies.expect(message_id)
         try:
-            await self._publish(kind, payload, body, message_id, headers, reply=True, expiration=timeout)
+            await self._publish(kind, payload, body, message_id, headers, reply=True, expiration=timeout,
+                                user_id=vouched)
             answer = await self.replies.wait(future, timeout)
         finally:
             self.replies.forget(message_id)
         return Reply(message_id, kind) if answer is None else Reply(message_id, kind, *answer)
 
     async def _publish(self, kind: str, payload: dict[str, Any], body: bytes, message_id: str,
-                       headers: dict[str, Any], reply: bool = False, expiration: float | None = None) -> None:
+                       headers: dict[str, Any], reply: bool = False, expiration: float | None = None,
+                       user_id: str | None = None) -> None:
         assert self.exchange is not None and self.channel is not None, "RpcClient.start() was not awaited"
         if not self.connected:
             raise BrokerUnavailable(f"the connection to the broker is down (reconnecting): the {kind} was not sent")
@@ -259,7 +267,7 @@ class RpcClient:
         message = aio_pika.Message(
             body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type=kind,
             message_id=message_id, headers=headers, reply_to=self.reply_to if reply else None,
-            correlation_id=message_id if reply else None, expiration=expiration,
+            correlation_id=message_id if reply else None, expiration=expiration, user_id=user_id,
         )
         # Alerts, heartbeats and commands go to their shard; a housekeeping request to the queue any worker takes.
         exchange, key = ((self.channel.default_exchange, self.names.housekeeping) if kind == HOUSEKEEPING

@@ -204,6 +204,9 @@ class Settings:
     # Shared between the services of one installation: internal services (query, hooks) answer only callers
     # that present it, and it signs the services' broker messages (what a direct publisher cannot assert).
     service_secret: str = field(default="", repr=False)
+    # The broker user the gateways (and the other services) publish as, when it is theirs alone: the ingest workers
+    # take messages that RabbitMQ vouches came from it (``user_id``) without validating them again.
+    gateway_broker_user: str = ""
     rpc_timeout: float = 10.0
     shards: int = 8  # the ingest queues: the topology every publisher and worker declares
     max_deliveries: int = 5
@@ -252,6 +255,7 @@ class Settings:
             login_failure_window=integer(env, "LOGIN_FAILURE_WINDOW", 300, 1, 86400),
             customer_views=boolean(env, "CUSTOMER_VIEWS", False),
             service_secret=env.get("SERVICE_SECRET", "").strip(),
+            gateway_broker_user=env.get("GATEWAY_BROKER_USER", "").strip(),
             rpc_timeout=number(env, "RPC_TIMEOUT", 10.0, 0.1),
             shards=integer(env, "INGEST_SHARDS", 8, 1, 256),
             max_deliveries=integer(env, "MAX_DELIVERIES", 5, 1, 1000),

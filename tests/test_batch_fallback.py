@@ -6,6 +6,7 @@ heartbeat counted twice."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,8 +15,10 @@ import pytest_asyncio
 
 from services.ingest import processor
 from shared.broker import RpcClient
+from shared.store import AlertWrite, batch
 
 from .support import Stack, alert, eventually, start_stack, unique
+from .support.broker import counter, dead_letters
 
 
 @pytest_asyncio.fixture
@@ -58,3 +61,48 @@ async def test_items_applied_before_a_batch_failure_are_not_applied_again(
     assert beaten.code == 201
     assert stack.metrics.registry.get_sample_value("alertbus_heartbeats_received_total") == received + 1
     assert await stack.store.heartbeats.find_one({"origin": origin}) is None
+
+
+@pytest_asyncio.fixture
+async def one_try(store_url: str) -> AsyncIterator[Stack]:
+    # One shard, a long batch wait (the messages published together make one batch), and one try per message.
+    async with start_stack(store_url, INGEST_SHARDS=1, INGEST_BATCH_WAIT_MS=500, MAX_DELIVERIES=1) as stack:
+        yield stack
+
+
+async def test_a_write_the_store_refuses_leaves_the_rest_of_the_batch_answered_as_applied(
+        one_try: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One alert write of a batch fails in the store (not a race): the ordered command stops there and the writes
+    after it are sent again. The delete before it landed and is answered 200 (not 404, as applying it again would
+    answer); the new alert is created once; the refused alert alone is dead-lettered."""
+    stack = one_try
+    victim = (await stack.post_alert(alert(unique("victim"))))[1]["id"]
+    poison = unique("poison")
+    real = batch.alert_ops
+
+    def refusing(writes: list[AlertWrite]) -> list[Any]:
+        """The poison alert's insert becomes a write the store refuses (``$inc`` of a text field, code 14)."""
+        return [dataclasses.replace(op, kind="update", target={"_id": victim}, doc={"$inc": {"resource": 1}})
+                if op.write is not None and writes[op.write].doc.get("resource") == poison else op
+                for op in real(writes)]
+
+    monkeypatch.setattr(batch, "alert_ops", refusing)
+    await dead_letters(stack)
+    rpc = RpcClient(stack.connection, stack.settings)
+    await rpc.start()
+    doomed = (await stack.post_alert(alert(unique("doomed"))))[1]["alert"]
+    created_before = counter(stack, "alertbus_alerts_received_total", outcome="created")
+    bad, good = alert(poison), alert(unique("good"))
+    deleted, refused, created = await asyncio.gather(
+        rpc.send_command({"op": "delete", "id": doomed["id"], "environment": doomed["environment"],
+                          "resource": doomed["resource"]}, user=None),
+        rpc.send_alert(bad, bad, user=None),
+        rpc.send_alert(good, good, user=None),
+    )
+    assert (deleted.code, deleted.body) == (200, {"status": "ok"}), "applied once, answered with its outcome"
+    assert created.code == 201 and created.body["alert"]["resource"] == good["resource"]
+    assert refused.code == 503
+    assert counter(stack, "alertbus_alerts_received_total", outcome="created") == created_before + 1
+    assert await stack.store.alerts.find_one({"_id": doomed["id"]}) is None
+    assert await stack.store.alerts.find_one({"resource": poison}) is None
+    assert len(await dead_letters(stack)) == 1

@@ -63,7 +63,7 @@ async def test_counters_move_by_exactly_the_requests_made(own: Stack) -> None:
     batches = delta(before, after, "alertbus_ingest_batch_seconds_count")
     assert 1 <= batches <= 5 and delta(before, after, "alertbus_ingest_batch_size_count") == batches
     assert delta(before, after, "alertbus_ingest_batch_size_sum") == 5
-    assert delta(before, after, "alertbus_store_operation_seconds_count", operation="write_alerts") >= 1
+    assert delta(before, after, "alertbus_store_operation_seconds_count", operation="write_batch") >= 1
     assert delta(before, after, "alertbus_store_operation_seconds_count", operation="get_alert") == 1  # the tag
 
 

@@ -100,7 +100,9 @@ class Worker:
             for index, declared in enumerate(queues)
         ]
         names = Names.from_settings(self.settings)
-        self.balancer = Balancer(self.channel, names.workers, shards, Leases(self.store), self.metrics)
+        # A shard that moves may have been written by another worker: the groups this one knows are forgotten.
+        self.balancer = Balancer(self.channel, names.workers, shards, Leases(self.store), self.metrics,
+                                 on_change=self.processor.groups.clear)
         self.connection.reconnect_callbacks.add(self._reconnected)
         await self.balancer.start()
         log.info("ingest worker consuming shards %s of %d", self.balancer.consuming, len(queues))

@@ -10,8 +10,6 @@ worker's ``Settler``, settle.py):
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -24,10 +22,14 @@ from shared.metrics import Metrics
 from shared.render import alert_body
 from shared.severity import InvalidTransition
 from shared.store import AlertWrite, Store, now_ms
+from shared.store.batch import BatchWriter
 from shared.store.counter_keys import Footprint, JournalEntry
-from shared.store.counters import Counters
+from shared.store.group_cache import GroupCache
+
+from .attempted import Attempted as Attempted
 
 RECENT_IDS = 100  # receive ids remembered per alert, so that a redelivered message is not applied twice
+REREAD = "reread"  # an item applied again in the next round, after a fresh read of its group
 
 
 class Settle(Enum):
@@ -66,8 +68,10 @@ class Item:
 @dataclass
 class _Group:
     docs: list[dict[str, Any]]
+    cached: bool = False  # known from the worker's memory, not read (shared/store/group_cache.py)
     expected: dict[str, str | None] = field(default_factory=dict)  # doc id -> token read (None: new)
     deleted: set[str] = field(default_factory=set)
+    stale: bool = False  # a command found its memory doubtful: the rest of the group waits for a fresh read
 
     def find(self, doc_id: str) -> dict[str, Any] | None:
         return next((d for d in self.docs if d["_id"] == doc_id), None)
@@ -142,6 +146,11 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
     cmd = item.payload
     assert cmd is not None
     doc = group.find(cmd["id"])
+    if group.cached and (doc is None or not commands.guard_holds(doc, cmd)):
+        # The sender saw the alert otherwise than the worker's memory has it (it is read by the gateway or
+        # housekeeping just before): never answer 404 or 412 from memory; read the group, then decide.
+        group.stale = True
+        return _Applied(item, "", REREAD)
     if doc is None or not commands.for_customers(doc, cmd):
         item.finish(Settle.ACK, 404, error_body(404, "not found"), "not-found")
         return None
@@ -166,30 +175,6 @@ def _command(item: Item, group: _Group, now: Any, limit: int) -> _Applied | None
     return _Applied(item, new["_id"], "command", new, doc)
 
 
-class Attempted:
-    """Receive ids of messages whose batch journalled its counter updates but then failed before its alert
-    write was known to land (the store went away). The worker retries such a batch itself, with the same
-    messages; a retry that applies one of them again leaves a redelivery marker, exactly as a broker
-    redelivery does, so that recovery does not mistake the retry's write for the failed attempt's
-    (shared/store/counters.py). The worker's memory about messages in hand (its ``Processor`` holds one and
-    passes it to ``apply_groups``), bounded: a batch is retried within seconds or given back to the broker (and
-    then redelivered, which says the same)."""
-
-    LIMIT = 100_000
-
-    def __init__(self) -> None:
-        self.ids: OrderedDict[str, None] = OrderedDict()
-
-    def add(self, ids: Iterable[str]) -> None:
-        for ident in ids:
-            self.ids[ident] = None
-        while len(self.ids) > self.LIMIT:
-            self.ids.popitem(last=False)
-
-    def __contains__(self, ident: str) -> bool:
-        return ident in self.ids
-
-
 def _journal(writes: list[AlertWrite], loaded: dict[str, Footprint], applied: list[_Applied],
              attempted: Attempted) -> list[JournalEntry]:
     """What each alert write changes in the counters, with the receive ids it applies (``marked``: those of
@@ -198,7 +183,7 @@ def _journal(writes: list[AlertWrite], loaded: dict[str, Footprint], applied: li
     rids: dict[str, list[str]] = {}
     marked: dict[str, list[str]] = {}
     for done in applied:
-        if done.outcome != "redelivered":
+        if done.outcome not in ("redelivered", REREAD):
             rids.setdefault(done.doc_id, []).append(done.item.receive_id)
             if done.item.message.redelivered or done.item.receive_id in attempted:
                 marked.setdefault(done.doc_id, []).append(done.item.receive_id)
@@ -217,36 +202,69 @@ def _group_key(item: Item) -> tuple[str, str]:
     return rules.group_key(item.payload["environment"], item.payload["resource"])
 
 
+async def _load(store: Store, keys: list[tuple[str, str]], cache: GroupCache) -> dict[tuple[str, str], _Group]:
+    """The groups of ``keys``: those the worker knows from memory, the others in one read (none when it knows
+    them all: shared/store/group_cache.py)."""
+    known = cache.take(dict.fromkeys(keys))
+    missing = [key for key in dict.fromkeys(keys) if key not in known]
+    read = await store.load_groups(missing) if missing else {}
+    return {**{key: _Group(docs) for key, docs in read.items()},
+            **{key: _Group(docs, cached=True) for key, docs in known.items()}}
+
+
+def _settled(groups: dict[tuple[str, str], _Group], undone: set[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The groups as stored now: every write of theirs landed."""
+    return {key: group.docs for key, group in groups.items() if not group.stale
+            and not undone.intersection(group.expected) and not undone.intersection(d["_id"] for d in group.docs)}
+
+
 async def apply_groups(store: Store, items: list[Item], history_limit: int, metrics: Metrics,
-                       attempted: Attempted) -> list[Item]:
-    """Apply alerts and commands in arrival order; returns the items whose write lost a race (re-apply).
-    ``attempted``: the worker's record of messages whose counters were journalled by a batch that failed."""
+                       attempted: Attempted, cache: GroupCache) -> tuple[list[Item], list[Item]]:
+    """Apply alerts and commands in arrival order. Returns the items whose write lost a race (to re-apply) and
+    those whose write the store refused (to try alone); every other item is finished, with its real outcome.
+    ``attempted``: the worker's record of messages whose counters were journalled by a batch that failed;
+    ``cache``: the groups it knows (emptied here when anything fails)."""
     keys = [_group_key(item) for item in items]
-    groups = {key: _Group(docs) for key, docs in (await store.load_groups(keys)).items()}
+    epoch = cache.epoch
+    try:
+        groups = await _load(store, keys, cache)
+    except BaseException:
+        cache.clear()
+        raise
     loaded = {doc["_id"]: Footprint.of(doc) for group in groups.values() for doc in group.docs}
     now = now_ms()
     applied: list[_Applied] = []
     for item, key in zip(items, keys, strict=True):
         group = groups[key]
-        if item.kind == ALERT:
+        if group.stale:  # in order: behind a command that waits for the fresh read
+            applied.append(_Applied(item, "", REREAD))
+        elif item.kind == ALERT:
             applied.append(_receive(item, group, now, history_limit))
         elif (result := _command(item, group, now, history_limit)) is not None:
             applied.append(result)
     writes = [w for group in groups.values() for w in group.writes()]
-    # The counters are updated first, with a journal, so that a crash between the two writes is recoverable
-    # (shared/store/counters.py); the updates of writes that lost a race are taken back at once.
-    counters, journal = Counters(store), _journal(writes, loaded, applied, attempted)
+    # The journal and counter updates go first, in the same command as the alert writes (shared/store/batch.py),
+    # so that a crash in between is recoverable; the updates of writes that did not land are taken back at once.
+    journal = _journal(writes, loaded, applied, attempted)
     try:
-        journal_id = await counters.begin(journal)
-        conflicts = await store.write_alerts(writes)
+        outcome = await BatchWriter(store).write_batch(writes, journal)
     except BaseException:
+        cache.clear()
         attempted.add(rid for entry in journal for rid in entry.rids)
         raise
-    await counters.settle(journal_id, journal, conflicts)
+    cache.keep(_settled(groups, outcome.conflicts | outcome.failed), epoch)
+    failed = [done.item for done in applied if done.doc_id in outcome.failed]
+    return _answer(applied, outcome.conflicts, outcome.failed, metrics), failed
+
+
+def _answer(applied: list[_Applied], conflicts: set[str], refused: set[str], metrics: Metrics) -> list[Item]:
+    """Finish every item whose write landed, with its outcome; returns those whose write lost a race."""
     retry: list[Item] = []
     for done in applied:
-        if done.doc_id in conflicts:
+        if done.doc_id in conflicts or done.outcome == REREAD:
             retry.append(done.item)
+            continue
+        if done.doc_id in refused:
             continue
         done.item.event = done.event()
         if done.outcome == "redelivered":  # already applied: answered again, written and counted never twice

@@ -33,11 +33,13 @@ from shared.schemas import ALERT_SCHEMA, COMMAND_MESSAGE, HEARTBEAT_SCHEMA, BadI
 from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, signed_by_service
 from shared.store import Store, StoreUnavailable, now_ms
+from shared.store.group_cache import GroupCache
 from shared.store.heartbeats import OriginTaken
 
 from .blackouts import BlackoutCache
 from .groups import Attempted, Item, Settle, apply_groups, error_body
 from .heartbeat_watch import due_event
+from .vouched import Vouched
 
 log = logging.getLogger("alertbus.ingest")
 MAX_CONFLICT_ROUNDS = 5
@@ -111,7 +113,9 @@ class Processor:
         self.metrics = metrics
         self.policy = settings.rules.policy()
         self.senders = Senders(settings.service_secret)
+        self.vouched = Vouched(settings.gateway_broker_user)  # validated at the gateway: see vouched.py
         self.attempted = Attempted()  # messages of failed batches whose counter updates were journalled
+        self.groups = GroupCache()  # the alert groups this worker wrote last (emptied by the Worker on shard moves)
 
     # -- decoding -------------------------------------------------------------------------------
 
@@ -138,7 +142,9 @@ class Processor:
             item.finish(Settle.DEAD, 400, error_body(400, f"unknown message type {kind[:64]!r}"), "invalid")
             return
         try:
-            payload = load_body(schema, parse_json(message.body))
+            raw = parse_json(message.body)
+            vouched = self.vouched.payload(kind, raw) if self.vouched.vouches(kind, message.user_id) else None
+            payload = vouched if vouched is not None else load_body(schema, raw)
         except BadInput as exc:
             item.finish(Settle.DEAD, 400, error_body(400, exc.message, exc.errors), "invalid")
             return
@@ -219,13 +225,23 @@ class Processor:
                 await self._apply_heartbeat(item)
             else:
                 grouped.append(item)
+        refused: list[Item] = []
         for _ in range(MAX_CONFLICT_ROUNDS):
             if not grouped:
-                return
-            grouped = await apply_groups(self.store, grouped, self.settings.rules.history_limit, self.metrics,
-                                         self.attempted)
+                break
+            grouped, failed = await apply_groups(self.store, grouped, self.settings.rules.history_limit,
+                                                 self.metrics, self.attempted, self.groups)
+            refused += failed
         for item in grouped:
             item.finish(Settle.RETRY, 503, error_body(503, "the alert kept conflicting; retried later"), "conflict")
+        # The store refused these writes (and only these: the batch's other writes landed and are answered): each
+        # is tried alone, so that one poison message does not take the others of its alert with it.
+        for item in refused:
+            if len(items) > 1:
+                await self.process_one(item)
+            else:
+                log.error("message %s: the store refused its write", item.message.message_id)
+                item.finish(Settle.RETRY, 503, error_body(503, "the alert could not be processed"), "error")
 
     async def _apply_heartbeat(self, item: Item) -> None:
         heartbeat = item.payload

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import aio_pika
+import orjson
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, MessageProcessError
 
@@ -158,7 +159,13 @@ class Settler:
 
 
 def _encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    """Replies and events are the worker's largest encodes (an alert with its history): orjson, about 10 µs of CPU
+    less per alert than the standard library (``python -m bench.decode``); the standard library for what orjson
+    refuses (an integer beyond 64 bits), so that the answer is the same."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 def request_id(message: AbstractIncomingMessage) -> str | None:

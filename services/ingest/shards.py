@@ -87,7 +87,8 @@ def plan(
 
 class Balancer:
     def __init__(self, control: AbstractChannel, presence: str, shards: list[Shard], leases: Leases,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, on_change: Callable[[], None] = lambda: None) -> None:
+        self.on_change = on_change  # called whenever a shard is taken or given back, or lost with the connection
         self.control = control  # passive declarations (consumer counts) and the presence consumer
         self.presence = presence
         self.shards = shards
@@ -133,6 +134,7 @@ class Balancer:
 
     def forget(self) -> None:
         """The connection was lost, and with it every consumer (the robust channel restores none of them)."""
+        self.on_change()
         for shard in self.shards:
             if shard.tag is not None:
                 shard.tag = None
@@ -169,6 +171,7 @@ class Balancer:
     async def _take(self, shard: Shard) -> None:
         # Declared (passively) on the lane channel, not just named: the robust channel restores the queues
         # declared on it, and with them their consumers, after a reconnection.
+        self.on_change()
         shard.queue = shard.queue or cast(AbstractRobustQueue, await shard.channel.get_queue(shard.name))
         # Not robust: a consumer restored behind the round's back could wait unseen (see the module doc).
         shard.tag = await shard.queue.consume(shard.consume, no_ack=False, robust=False)
@@ -178,6 +181,7 @@ class Balancer:
     async def _give_back(self, shard: Shard) -> None:
         if shard.queue is None or shard.tag is None:
             return
+        self.on_change()
         tag, shard.tag = shard.tag, None
         self.metrics.ingest_shards.dec()
         await shard.queue.cancel(tag)

@@ -31,6 +31,7 @@ from ..metrics import Metrics
 from ..regexes import literal
 from .heartbeats import LONG_AGO, WATCH_AT, WATCH_FLAG, WATCH_INDEX, OriginTaken, heartbeat_deadline
 from .identity import ensure_identity
+from .slots import JournalSlots
 from .timing import QueryTimeout as QueryTimeout
 from .timing import time_limited as time_limited
 from .timing import timed as timed
@@ -104,6 +105,8 @@ class Store:
         self.db = client[database]
         self.alerts = self.db["alerts"]
         self.heartbeats = self.db["heartbeats"]
+        self.journal_slots = JournalSlots()  # settled counter journals the next batch overwrites (batch.py)
+        self.client_bulk: bool | None = None  # whether the server has bulkWrite (None: not known yet)
 
     @timed
     async def ping(self) -> None:
@@ -220,10 +223,10 @@ class Store:
                 conflicts.add(writes[error["index"]].doc["_id"])
             matched, deleted = exc.details.get("nMatched", 0), exc.details.get("nRemoved", 0)
         if matched < replaces or deleted < deletes:
-            conflicts |= await self._lost_writes(writes)
+            conflicts |= await self.lost_writes(writes)
         return conflicts
 
-    async def _lost_writes(self, writes: list[AlertWrite]) -> set[str]:
+    async def lost_writes(self, writes: list[AlertWrite]) -> set[str]:
         """Which conditional writes did not apply: a replace whose token is not ours, a delete whose
         document is still there (with another token)."""
         checked = [w for w in writes if w.expected is not None]

@@ -58,6 +58,11 @@ def unescape_field(name: str) -> str:
     return name.replace("%00", "\x00").replace("%24", "$").replace("%2E", ".").replace("%25", "%")
 
 
+def as_writes(updates: Iterable[tuple[str, dict[str, Any], bool]]) -> list[UpdateOne]:
+    """``(counter _id, update, upsert)`` tuples as the store's bulk write takes them."""
+    return [UpdateOne({"_id": ident}, update, upsert=upsert) for ident, update, upsert in updates]
+
+
 @dataclass(frozen=True)
 class Footprint:
     """What one stored alert contributes to the counters (also what the journal records of it)."""
@@ -166,7 +171,7 @@ class Changes:
 
     def writes(self) -> list[UpdateOne]:
         """The updates as the store's bulk write takes them."""
-        return [UpdateOne({"_id": ident}, update, upsert=upsert) for ident, update, upsert in self.updates()]
+        return as_writes(self.updates())
 
     def updates(self) -> list[tuple[str, dict[str, Any], bool]]:
         """``(counter _id, update document, upsert)`` per update; a sample's leavers in their own update (a

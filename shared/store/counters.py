@@ -5,15 +5,16 @@ instead of a scan of every matching alert (SecantusDB decodes each one: tens of 
 What is counted is in ``counter_keys.py``, the matcher that applies a filter to a counter's key in
 ``counter_match.py``, the audit against an aggregation in ``counter_audit.py``.
 
-**Crash safety.** A batch adds its counter updates *before* its alert write, in one update command that also upserts
-a journal document ``{writes: [JournalEntry]}``; then the alerts are written; then writes that lost a race
-(re-applied later, with their own updates) are taken back and the journal is deleted. A worker killed in between
-leaves the journal, and ``recover`` (ingest start-up, and every housekeeping run, for journals older than a grace
-period) takes back the updates of the writes that did not land (``counter_keys.landed``). A redelivered message that
-is applied again bumps a *redelivery marker* (its receive id) in the same command, which is how recovery tells "this
-write landed" from "the redelivery re-applied it". A store that dies in the middle of one update command can still
-leave the counters off (MongoDB applies each document of a multi-document write atomically, not the command);
-``rebuild`` (``POST /management/recount`` on the ingest port) recomputes them from the alerts.
+**Crash safety.** A batch adds its counter updates *before* its alert writes, in one ordered command that also
+writes a journal document ``{writes: [JournalEntry], t: token}`` first (``batch.py``: the alert writes ride in the
+same command where the server has ``bulkWrite``); writes that lost a race are then taken back, and the journal stays
+as a slot the worker's next batch overwrites. A worker killed in between leaves the journal, and ``recover`` (ingest
+start-up, and every housekeeping run, for journals older than a grace period) takes back the updates of the writes
+that did not land (``counter_keys.landed``). A redelivered message that is applied again bumps a *redelivery marker*
+(its receive id) in the same command, which is how recovery tells "this write landed" from "the redelivery re-applied
+it". A store that dies in the middle of one command can still leave the counters off (MongoDB applies each document
+of a multi-document write atomically, not the command); ``rebuild`` (``POST /management/recount`` on the ingest
+port) recomputes them from the alerts.
 
 Every counter document is in the ``counters`` collection, with ``kind``: ``A``/``B``/``R`` (counters), ``journal``,
 ``marker`` and ``meta`` (the "built" marker: until it exists the readers fall back to aggregation).
@@ -43,6 +44,7 @@ from .counter_keys import (
     Changes,
     Footprint,
     JournalEntry,
+    as_writes,
     counter_id,
     entry_changes,
     event_rows,
@@ -67,10 +69,10 @@ def marker_id(rid: str) -> str:
     return counter_id(MARKER, rid)
 
 
-def marker_updates(rids: Iterable[str], sign: int) -> list[UpdateOne]:
+def marker_updates(rids: Iterable[str], sign: int) -> list[tuple[str, dict[str, Any], bool]]:
+    """``(counter _id, update, upsert)`` per redelivery marker, as ``Changes.updates`` gives counter updates."""
     now = now_ms()
-    return [UpdateOne({"_id": marker_id(rid)}, {"$inc": {"n": sign}, "$set": {"at": now},
-                                                "$setOnInsert": {"kind": MARKER}}, upsert=True)
+    return [(marker_id(rid), {"$inc": {"n": sign}, "$set": {"at": now}, "$setOnInsert": {"kind": MARKER}}, True)
             for rid in rids]
 
 
@@ -96,38 +98,37 @@ class Counters:
 
     @timed
     async def begin(self, entries: list[JournalEntry]) -> str | None:
-        """Journal the batch's writes and add their counter updates, in one update command (journal first).
-        Returns the journal's id (None: nothing to count)."""
+        """The journal and counter updates alone (batch.py sends them with the alert writes); the journal's id."""
         changes = entry_changes(entries)
         marked = [rid for entry in entries for rid in entry.marked]
         if changes.empty() and not marked:
             return None
         journal = counter_id(JOURNAL, uuid.uuid4().hex)
         record = {"kind": JOURNAL, "at": now_ms(), "writes": [entry.dump() for entry in entries]}
-        ops = [UpdateOne({"_id": journal}, {"$setOnInsert": record}, upsert=True), *changes.writes(),
-               *marker_updates(marked, +1)]
-        await self.counters.bulk_write(ops, ordered=True)
+        ops = [UpdateOne({"_id": journal}, {"$setOnInsert": record}, upsert=True), *changes.writes()]
+        await self.counters.bulk_write([*ops, *as_writes(marker_updates(marked, +1))], ordered=True)
         return journal
 
     @timed
     async def settle(self, journal: str | None, entries: list[JournalEntry], conflicts: set[str]) -> None:
-        """After the alert write: take back the updates of the writes that lost a race (they are applied again,
-        with new updates), then drop the journal."""
+        """After ``begin`` and the alert write: take back what lost a race, then drop the journal."""
         if journal is None:
             return
         lost = [entry for entry in entries if entry.alert_id in conflicts]
         if lost:
             kept = [entry.dump() for entry in entries if entry.alert_id not in conflicts]
-            await self._take_back(journal, lost, kept)
+            await self.take_back(journal, None, lost, kept)
         if (await self.counters.delete_one({"_id": journal})).deleted_count == 0:
             log.warning("counter journal %s was recovered while its batch was still writing (the store was slower "
                         "than %.0fs); the counts may be off until POST /management/recount", journal, JOURNAL_GRACE)
 
-    async def _take_back(self, journal: str, entries: list[JournalEntry], kept: list[dict[str, Any]]) -> None:
-        """Undo entries' updates; the journal (first in the command) keeps only ``kept``."""
-        ops = [UpdateOne({"_id": journal}, {"$set": {"writes": kept}}),
+    async def take_back(self, journal: str, token: str | None, entries: list[JournalEntry],
+                        kept: list[dict[str, Any]]) -> None:
+        """Undo entries' updates; the journal (first in the command) keeps only ``kept`` — if it is still the one
+        with token ``token`` (batch.py: a journal slot may have been taken by another batch since)."""
+        ops = [UpdateOne({"_id": journal, "t": token}, {"$set": {"writes": kept}}),
                *entry_changes(entries, undo=True).writes(),
-               *marker_updates([rid for entry in entries for rid in entry.marked], -1)]
+               *as_writes(marker_updates([rid for entry in entries for rid in entry.marked], -1))]
         await self.counters.bulk_write(ops, ordered=True)
 
     @timed
@@ -168,10 +169,10 @@ class Counters:
             undecided = [entry for entry, verdict in decided if verdict is None and waiting]
             lost = [entry for entry, verdict in decided if verdict is False]
             if lost:
-                await self._take_back(doc["_id"], lost, [entry.dump() for entry in undecided])
+                await self.take_back(doc["_id"], doc.get("t"), lost, [entry.dump() for entry in undecided])
                 compensated += len(lost)
-            if not undecided:
-                await self.counters.delete_one({"_id": doc["_id"]})
+            if not undecided:  # unless a batch took the slot again meanwhile (batch.py): then it is its journal
+                await self.counters.delete_one({"_id": doc["_id"], "t": doc.get("t")})
         await self._drop_old_markers(now - timedelta(seconds=HORIZON))
         if compensated:
             log.warning("counters: took back %d alert writes that did not land (from %d journals)", compensated,
