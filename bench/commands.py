@@ -20,16 +20,19 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from pymongo import AsyncMongoClient, monitoring
 
+from services.ingest.blackouts import BlackoutCache
 from services.ingest.processor import Processor
 from shared.metrics import Metrics
 from shared.schemas import ALERT_SCHEMA, load_body
 from shared.settings import Settings
+from shared.store.blackouts import BlackoutStore
 from shared.vouching import validated_body
 
 from .store import bench_store
@@ -68,17 +71,38 @@ def message(body: dict[str, Any], user_id: str | None = None, kind: str = "alert
                            headers={}, user_id=user_id, redelivered=False, reply_to=None, correlation_id=None)
 
 
-def alerts(run: str, size: int) -> list[dict[str, Any]]:
+def alerts(run: str, size: int, customer: str | None = None) -> list[dict[str, Any]]:
     return [{"resource": f"{run}-{size}-{n}", "event": "HttpError", "environment": "Production",
              "severity": "major", "service": ["web"], "text": "x" * 40, "tags": ["a", "b"],
-             "attributes": {"region": "eu"}} for n in range(size)]
+             "attributes": {"region": "eu"}, **({"customer": customer} if customer else {})} for n in range(size)]
 
 
-async def measure(url: str, trusted: bool, rounds: int, client_bulk: bool | None = None) -> list[dict[str, Any]]:
-    """``client_bulk=False``: as on a server without the bulkWrite command (MongoDB before 8.0)."""
+async def blackout_cache(store: Any, settings: Settings, count: int) -> BlackoutCache | None:
+    """``count`` active blackouts of the alerts' environment that cover none of them (each is checked against every
+    alert, as in a worker), loaded into a worker's cache: the cache, not the store, answers per alert."""
+    if not count:
+        return None
+    repository = BlackoutStore(store)
+    now = datetime.now(UTC)
+    for n in range(count):
+        await repository.insert_blackout({
+            "_id": str(uuid.uuid4()), "environment": "Production", "resource": f"maintained-{n}", "service": [],
+            "tags": [], "startTime": now, "endTime": now + timedelta(hours=1), "createTime": now, "priority": 2})
+    cache = BlackoutCache(repository, settings)
+    await cache.reload()
+    return cache
+
+
+async def measure(url: str, trusted: bool, rounds: int, client_bulk: bool | None = None, *, blackouts: int = 0,
+                  customer_views: bool = False) -> list[dict[str, Any]]:
+    """``client_bulk=False``: as on a server without the bulkWrite command (MongoDB before 8.0); ``blackouts``:
+    that many active blackouts in the worker's cache; ``customer_views``: CUSTOMER_VIEWS on, alerts of a customer."""
     counter = CommandCounter()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, tz_aware=True, event_listeners=[counter])
     env = {"GATEWAY_BROKER_USER": GATEWAY_USER} if trusted else {}
+    if customer_views:
+        env["CUSTOMER_VIEWS"] = "true"
+    customer = "Acme" if customer_views else None
     settings = Settings.from_env(env)
     from shared.store import Store  # noqa: PLC0415 - after the client: the store layer is what is measured
     from shared.store.counters import Counters  # noqa: PLC0415
@@ -87,7 +111,7 @@ async def measure(url: str, trusted: bool, rounds: int, client_bulk: bool | None
     try:
         await store.ensure_indexes()
         await Counters(store).start_up()
-        processor = Processor(store, settings, Metrics())
+        processor = Processor(store, settings, Metrics(), blackouts=await blackout_cache(store, settings, blackouts))
         user = GATEWAY_USER if trusted else None
         rows = []
         run = uuid.uuid4().hex[:6]
@@ -96,7 +120,7 @@ async def measure(url: str, trusted: bool, rounds: int, client_bulk: bool | None
                 commands: Counter[str] = Counter()
                 cpu = 0.0
                 for round_ in range(rounds):
-                    bodies = alerts(f"{run}{round_}", size)  # duplicates: the same alerts again
+                    bodies = alerts(f"{run}{round_}", size, customer)  # duplicates: the same alerts again
                     if kind == "duplicate":
                         await processor.process([message(b, user) for b in bodies])
                     counter.take()
@@ -123,10 +147,14 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="batches measured per row (default 3)")
     parser.add_argument("--no-bulk-write", action="store_true",
                         help="write as on a server without the bulkWrite command (MongoDB before 8.0)")
+    parser.add_argument("--blackouts", type=int, default=0, help="active blackouts in the worker's cache (none cover "
+                        "the alerts: each alert is checked against all)")
+    parser.add_argument("--customer-views", action="store_true", help="CUSTOMER_VIEWS on, every alert of a customer")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
         async with bench_store(args.database_url, Path(tmp) / "store") as url:
-            rows = await measure(url, args.trusted, args.rounds, False if args.no_bulk_write else None)
+            rows = await measure(url, args.trusted, args.rounds, False if args.no_bulk_write else None,
+                                 blackouts=args.blackouts, customer_views=args.customer_views)
     print(f"{'batch':>5} {'kind':<9} {'commands':>8}  by name                                   CPU ms/alert")
     for row in rows:
         names = ", ".join(f"{k} {v:g}" for k, v in row["by_name"].items())

@@ -24,3 +24,12 @@ async def test_a_server_without_bulk_write_costs_three(store_url: str) -> None:
         # all inserts or all replaces); the journal is still never deleted after a batch.
         expected = {"update": 2} if row["kind"] == "duplicate" else {"find": 1, "update": 1, "insert": 1}
         assert row["by_name"] == expected, row
+
+
+async def test_blackouts_and_customer_views_cost_no_store_command(store_url: str) -> None:
+    """100 active blackouts in the worker's cache (each alert checked against all of them) and CUSTOMER_VIEWS with
+    alerts of a customer: the same commands per batch as without either (the cache, not the store, answers)."""
+    rows = await measure(store_url, trusted=False, rounds=1, blackouts=100, customer_views=True)
+    for row in rows:
+        expected = {"bulkWrite": 1} if row["kind"] == "duplicate" else {"find": 1, "bulkWrite": 1}
+        assert row["by_name"] == expected, row
