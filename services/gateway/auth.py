@@ -14,12 +14,14 @@ from shared.settings import Settings
 from shared.store import StoreUnavailable
 from shared.webhooks import PAGERDUTY_PATHS, SIGNATURE_HEADER
 
+from .console import OPEN_CONSOLE_ROUTES
 from .keys import KEYRING, SETTINGS, THROTTLE
 
 # Routes that answer without a key, by the route a request matched (never by a prefix of its path: the catch-all
 # read forwarder matches any path, and a path that merely starts like an open route is still a keyed read).
+# The console's page and files are open too (they hold no data); its API calls and /stream are not.
 OPEN_ROUTES = frozenset({"/_", "/management/gtg", "/management/healthcheck", "/management/status",
-                         "/management/manifest", "/metrics", "/config", "/openapi.json"})
+                         "/management/manifest", "/metrics", "/config", "/openapi.json"}) | OPEN_CONSOLE_ROUTES
 PRINCIPAL = web.RequestKey("principal", Principal)
 PAGERDUTY = Principal("pagerduty", frozenset({"write"}))
 

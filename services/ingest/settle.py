@@ -25,6 +25,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, MessageProcessError
 
 from shared import logs
+from shared.broker import UPDATED_KEY
 from shared.metrics import Metrics
 from shared.settings import Settings
 
@@ -138,7 +139,8 @@ class Settler:
         for event in events:
             try:
                 subject = "heartbeat" if "heartbeat" in event else "alert"  # heartbeat.due: heartbeat_watch.py
-                encoded.append((_encode(event), f"{subject}.{event['event']}"))
+                key = UPDATED_KEY if event["event"] == "updated" else f"{subject}.{event['event']}"
+                encoded.append((_encode(event), key))
             except (TypeError, ValueError) as exc:  # skipped alone: the other events of the batch still go out
                 log.error("an alert event could not be encoded: %s: %.200s", type(exc).__name__, exc)
         publishes = asyncio.gather(*(
