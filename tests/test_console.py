@@ -84,7 +84,7 @@ class Sse:
         self.retry: int | None = None
 
     async def next(self, timeout: float = 10.0) -> Event:
-        name, data = "message", []
+        name, data = "message", list[str]()
         async with asyncio.timeout(timeout):
             while True:
                 line = (await self.resp.content.readline()).decode()

@@ -299,7 +299,7 @@ async function bulk(label, call) {
   if (refused.length) say(`${label} refused for ${refused.length}: ${refused.slice(0, 3).join("; ")}`, "error");
   if (view) {
     view.selected.clear();
-    renderBulk();
+    renderRows();
   }
 }
 

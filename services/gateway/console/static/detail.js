@@ -76,7 +76,7 @@ function fieldTable(alert) {
 function keyValues(object) {
   const keys = Object.keys(object);
   if (!keys.length) return h("p", {class: "muted"}, "(none)");
-  return h("table", {class: "fields"}, h("tbody", {}, keys.sort().map((k) =>
+  return h("table", {class: "fields attributes"}, h("tbody", {}, keys.sort().map((k) =>
     h("tr", {}, h("th", {scope: "row"}, k), h("td", {}, text(object[k]))))));
 }
 
