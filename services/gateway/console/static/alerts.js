@@ -3,7 +3,7 @@
 // on the page is replaced, a new one that matches is inserted where the sort puts it), never re-fetching it all.
 
 import {api, describe, path} from "./api.js";
-import {SEVERITIES, STATUSES, clear, h, say, severityBadge, statusBadge, text, timeCell} from "./dom.js";
+import {SEVERITIES, SEVERITY_CODE, STATUSES, clear, h, say, severityBadge, statusBadge, text, timeCell} from "./dom.js";
 
 const COLUMNS = [
   {key: "severity", label: "Severity"},
@@ -25,7 +25,9 @@ export const BULK_ACTIONS = [["ack", "Ack"], ["unack", "Unack"], ["shelve", "She
 
 const state = {
   environment: "", status: "", severity: "", service: "", group: "", q: "",
-  sort: "lastReceiveTime", reverse: false, page: 1, pageSize: 50,
+  // Most severe first, then newest: what an operator needs first, and the order the store serves from its
+  // counts and indexes alone (by time alone it sorts every match: 1 s at 10,000 alerts on the embedded store).
+  sort: "severity", reverse: false, page: 1, pageSize: 50,
 };
 let view = null;  // the mounted list: its elements and rows, or null when another page is shown
 
@@ -52,7 +54,7 @@ function matches(alert) {
 function compare(a, b) {
   const key = state.sort;
   let order;
-  if (key === "severity") order = SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity);
+  if (key === "severity") order = (SEVERITY_CODE[a.severity] ?? 10) - (SEVERITY_CODE[b.severity] ?? 10);
   else if (DATES.has(key)) order = String(b[key] || "").localeCompare(String(a[key] || ""));
   else if (key === "duplicateCount") order = (a[key] || 0) - (b[key] || 0);
   else order = String(a[key] ?? "").localeCompare(String(b[key] ?? ""));

@@ -4,6 +4,9 @@
 
 export const SEVERITIES = ["security", "critical", "major", "minor", "warning", "indeterminate", "informational",
   "normal", "ok", "cleared", "debug", "trace", "unknown"];
+// The alarm model's order (shared/severity.py SEVERITY_MAP): the server sorts by these codes.
+export const SEVERITY_CODE = {security: 0, critical: 1, major: 2, minor: 3, warning: 4, indeterminate: 5,
+  informational: 6, normal: 7, ok: 7, cleared: 7, debug: 8, trace: 9, unknown: 10};
 export const STATUSES = ["open", "assign", "ack", "shelved", "blackout", "closed", "expired", "unknown"];
 
 export function h(tag, attrs, ...children) {

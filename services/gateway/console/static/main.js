@@ -69,12 +69,16 @@ async function route() {
 function start() {
   $("signin").hidden = true;
   $("app").hidden = false;
+  showWho();
+  stream.start();
+  route();
+}
+
+function showWho() {
   const c = credential();
   $("who").textContent = !config.auth_required ? "authentication off" :
     c && c.kind === "token" ? `signed in as ${c.user || "user"}` : "signed in with an API key";
   $("signout").hidden = !config.auth_required;
-  stream.start();
-  route();
 }
 
 function signOut(message) {
@@ -159,6 +163,12 @@ async function boot() {
   window.addEventListener("hashchange", () => {
     if (!$("app").hidden) route();
   });
+  // With a credential from earlier in this tab, the page loads at once (the list request does not wait for the
+  // configuration, which only labels the header); a refused credential brings the sign-in back (401).
+  if (credential()) {
+    config = {auth_required: true};
+    start();
+  }
   for (;;) {
     try {
       config = await api("GET", "config", {auth: false});
@@ -171,7 +181,8 @@ async function boot() {
     }
   }
   $("banner").hidden = true;
-  if (config.auth_required && !credential()) signOut("");
+  if (!$("app").hidden) showWho();
+  else if (config.auth_required && !credential()) signOut("");
   else start();
 }
 
