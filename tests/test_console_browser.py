@@ -168,8 +168,17 @@ async def test_list_filters_and_shows_new_alerts_live(browser: Browser, console:
     await post(console, alert(f"{tag}-fresh", severity="major"))  # a duplicate updates the row in place
     await expect(row(page, fresh).locator("td[data-label='Dupl.']")).to_have_text("1", timeout=LIVE_LIMIT * 1000)
     assert not [u for u in watched.requests if u.split("?")[0].endswith("/alerts")], "the list was re-fetched"
+    await page.fill("input[name=q]", f"resource:{tag}-live*")  # a q filter: the server decides what matches
+    await page.press("input[name=q]", "Enter")
+    await expect(page.locator("tbody td.empty")).to_be_visible()
+    other, live = await post(console, alert(f"{tag}-other")), await post(console, alert(f"{tag}-live-1"))
+    await expect(row(page, live)).to_be_visible(timeout=LIVE_LIMIT * 1000)
+    await expect(row(page, other)).to_have_count(0)
+    await page.fill("input[name=q]", "")
+    await page.press("input[name=q]", "Enter")
+    await expect(row(page, other)).to_be_visible()
     await page.locator("th button", has_text="Last received").click()  # newest first
-    await expect(page.locator("tbody tr").first).to_have_attribute("data-id", fresh)
+    await expect(page.locator("tbody tr").first).to_have_attribute("data-id", live)
     await page.locator("th button", has_text="Severity").click()  # most severe first (the default order)
     await expect(page.locator("tbody tr").first.locator(".sev")).to_have_text("critical")
     watched.assert_clean()
@@ -281,6 +290,16 @@ async def test_phone_width_keeps_the_list_usable(browser: Browser, console: Stac
     await page.keyboard.press("/")  # the keyboard reaches the search
     assert await page.evaluate("document.activeElement.name") == "q"
     await shot(page, "phone")
+    watched.assert_clean()
+
+
+async def test_the_console_works_under_the_api_prefix(browser: Browser, console: Stack) -> None:
+    ident = await post(console, alert(unique("prefixed")))
+    watched = await open_console(browser, console, path="/api/")
+    await expect(row(watched.page, ident)).to_be_visible()
+    await expect(watched.page.locator("#live")).to_have_text("● Live")
+    api_calls = [u for u in watched.requests if "/alerts?" in u or "/stream" in u or "/console/" in u]
+    assert api_calls and all(u.startswith(console.url + "/api/") for u in api_calls)
     watched.assert_clean()
 
 

@@ -31,6 +31,7 @@ from aiohttp import web
 from shared.auth import Principal
 from shared.broker import UPDATED_KEY, Names
 from shared.http import REQUEST_ID, ApiError, Handler, request_id
+from shared.tasks import cancel_and_wait
 
 from .auth import PRINCIPAL
 from .console.headers import SECURITY_HEADERS
@@ -113,10 +114,15 @@ class EventHub:
         if len(self.subscribers) >= MAX_STREAMS:
             raise ApiError(503, f"this gateway holds {MAX_STREAMS} live streams already; try again later",
                            headers={"Retry-After": "30"})
-        await self._start()
         subscriber = Subscriber(principal)
-        self.subscribers.add(subscriber)
+        self.subscribers.add(subscriber)  # first: the janitor never stops a consumer a stream is waiting for
         self.idle_since = None
+        try:
+            await self._start()
+        except Exception as exc:  # the broker connection is down (it reconnects by itself)
+            self.unsubscribe(subscriber)
+            raise ApiError(503, f"live updates are unavailable: the message broker cannot be reached "
+                                f"({type(exc).__name__}); try again shortly", headers={"Retry-After": "5"}) from None
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -183,7 +189,7 @@ async def stream_context(app: web.Application) -> AsyncIterator[None]:
     connection.reconnect_callbacks.add(lambda *_: hub.broadcast(RESYNC))
     janitor = asyncio.create_task(_stop_when_idle(hub), name="stream-janitor")
     yield
-    janitor.cancel()
+    await cancel_and_wait([janitor])
     hub.close_all()
     await hub.stop()
 
@@ -191,9 +197,11 @@ async def stream_context(app: web.Application) -> AsyncIterator[None]:
 async def _stop_when_idle(hub: EventHub) -> None:
     while True:
         await asyncio.sleep(IDLE_SECONDS / 3)
-        if hub.idle_since is not None and time.monotonic() - hub.idle_since >= IDLE_SECONDS:
-            hub.idle_since = None
-            await hub.stop()
+        async with hub.starting:  # not while a stream is starting the consumer
+            idle = hub.idle_since is not None and time.monotonic() - hub.idle_since >= IDLE_SECONDS
+            if idle and not hub.subscribers:
+                hub.idle_since = None
+                await hub.stop()
 
 
 async def close_streams(app: web.Application) -> None:

@@ -7,9 +7,9 @@ import {SEVERITIES, SEVERITY_CODE, STATUSES, clear, h, say, severityBadge, statu
 
 const COLUMNS = [
   {key: "severity", label: "Severity"},
-  {key: "status", label: "Status"},
+  {key: "status", label: "Status", cls: "roomy"},
   {key: "lastReceiveTime", label: "Last received"},
-  {key: "duplicateCount", label: "Dupl.", cls: "num"},
+  {key: "duplicateCount", label: "Dupl.", cls: "num roomy"},
   {key: "environment", label: "Environment", cls: "wide"},
   {key: "resource", label: "Resource"},
   {key: "event", label: "Event"},
@@ -219,7 +219,8 @@ function row(alert) {
     renderBulk();
   });
   const values = {
-    severity: severityBadge(alert.severity), status: statusBadge(alert.status),
+    severity: [severityBadge(alert.severity), h("span", {class: "phone-only"}, " ", statusBadge(alert.status))],
+    status: statusBadge(alert.status),
     lastReceiveTime: timeCell(alert.lastReceiveTime), duplicateCount: text(alert.duplicateCount),
     environment: text(alert.environment), resource: link(alert.resource), event: link(alert.event),
     service: (alert.service || []).join(", "), group: text(alert.group), value: text(alert.value),
