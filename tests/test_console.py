@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -210,3 +212,10 @@ def test_each_stream_sees_only_what_its_principal_may_see() -> None:
     assert visible(CustomerPrincipal("u", frozenset({"read"}), None, frozenset({"acme"})), alert_body)
     assert not visible(CustomerPrincipal("u", frozenset({"read"}), None, frozenset({"other"})), alert_body)
     assert visible(CustomerPrincipal("admin", frozenset({"read"})), alert_body)  # no customers: every alert
+
+
+def test_every_console_file_is_served_and_shipped_in_the_package() -> None:
+    static = Path(__file__).resolve().parent.parent / "services" / "gateway" / "console" / "static"
+    assert sorted(ASSETS) == sorted(p.name for p in static.iterdir())
+    pyproject = tomllib.loads((static.parents[3] / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["package-data"]["services.gateway.console"] == ["static/*"]

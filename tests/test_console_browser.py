@@ -123,6 +123,14 @@ async def test_sign_in_refuses_a_bad_key_and_opens_the_list_with_a_good_one(brow
     stored = await page.evaluate("sessionStorage.getItem('alertbus.credential')")
     assert console.settings.admin_key in stored and console.settings.admin_key not in page.url
     assert not [u for u in watched.requests if console.settings.admin_key in u]  # never in a URL
+    await page.click("#signout")
+    await expect(page.locator("#signin")).to_be_visible()
+    assert await page.evaluate("sessionStorage.getItem('alertbus.credential')") is None
+    await page.fill("#key", console.settings.admin_key)
+    await page.click("#key-form button")
+    await expect(page.locator("#live")).to_have_text("● Live")
+    ident = await post(console, alert(unique("again")))
+    await expect(row(page, ident)).to_be_visible(timeout=LIVE_LIMIT * 1000)
     watched.assert_clean()
 
 

@@ -23,7 +23,9 @@ export class LiveStream {
   start() {
     if (!this.stopped) return;
     this.stopped = false;
-    this.loop();
+    this.generation = (this.generation || 0) + 1;
+    this.failures = 0;
+    this.loop(this.generation);
   }
 
   stop() {
@@ -31,9 +33,11 @@ export class LiveStream {
     if (this.controller) this.controller.abort();
   }
 
-  async loop() {
+  // One loop per start(): a loop still sleeping out a back-off when the stream is stopped and started again
+  // (sign-out, sign-in) ends instead of running beside the new one.
+  async loop(generation) {
     let hadGap = false;
-    while (!this.stopped) {
+    while (!this.stopped && generation === this.generation) {
       this.controller = new AbortController();
       let reason = "the live stream ended";
       try {
@@ -55,7 +59,7 @@ export class LiveStream {
       } catch (error) {
         reason = error.name === "AbortError" ? "the live stream went silent" : "the server cannot be reached";
       }
-      if (this.stopped) return;
+      if (this.stopped || generation !== this.generation) return;
       this.failures += 1;
       this.onState("down", reason, this.failures);
       const delay = Math.min(this.retry * 2 ** Math.min(this.failures - 1, 5), MAX_DELAY_MS);
