@@ -95,7 +95,7 @@ function severityChart(environments) {
 function topChart(rows) {
   if (!rows.length) return h("p", {class: "muted"}, "No alerts.");
   const max = Math.max(...rows.map((r) => r.count || 0), 1);
-  return h("ol", {class: "top"}, rows.map((r) => {
+  return h("ol", {class: "topten"}, rows.map((r) => {
     const bar = svg("svg", {viewBox: "0 0 100 10", class: "minibar", "aria-hidden": "true", preserveAspectRatio: "none"},
       svg("rect", {x: 0, y: 0, height: 10, width: (100 * (r.count || 0)) / max}));
     return h("li", {}, h("span", {class: "top-name"}, text(r.event)), bar,
