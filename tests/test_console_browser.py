@@ -350,6 +350,7 @@ def test_severity_colours_cover_the_alarm_model() -> None:
     assert not [severity for severity in SEVERITY_MAP if f".sev-{severity}" not in css]
 
 
+@pytest.mark.timeout(300)  # seeding 10,000 alerts takes 10-20 s, more on a busy machine
 async def test_first_render_with_ten_thousand_alerts_stored_is_under_a_second(browser: Browser,
                                                                                store_url: str) -> None:
     """One page (50 rows) and the tab counts: two requests however many alerts are stored, none per row."""
