@@ -14,7 +14,9 @@ from typing import Any
 
 import aio_pika
 import aiohttp
+import pytest
 
+from services.gateway import stream as stream_module
 from services.gateway.console.assets import ASSETS
 from services.gateway.stream import BUFFER_FRAMES, RESYNC, Subscriber, frame, visible
 from shared.auth import Principal
@@ -172,6 +174,24 @@ async def test_notifiers_bound_to_alert_events_never_see_console_updates(stack: 
             if event["alert"]["resource"] == resource:
                 kinds.append(event["event"])
         assert kinds == ["created"]
+
+
+async def test_a_stream_ends_when_its_key_is_revoked(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_module, "RECHECK_SECONDS", 0.2)
+    monkeypatch.setattr(stream_module, "PING_SECONDS", 0.2)
+    status, created = await stack.request("POST", "/key", {"user": "watcher@example.com", "scopes": ["read"]})
+    assert status == 201, created
+    resp = await stack.session.get(stack.url + "/stream", headers={"Authorization": f"Key {created['key']}"})
+    sse = Sse(resp)
+    try:
+        assert (await sse.next()).name == "ready"
+        assert (await stack.request("DELETE", f"/key/{created['data']['id']}"))[0] == 200
+        async with asyncio.timeout(10):
+            while (event := await sse.next()).name != "unauthorized":
+                pass
+        assert await resp.content.read() == b""  # and the stream ended
+    finally:
+        resp.close()
 
 
 async def test_many_streams_each_get_every_change(stack: Stack) -> None:

@@ -28,14 +28,15 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aiohttp import web
 
-from shared.auth import Principal
+from shared.auth import Principal, presented_key
 from shared.broker import UPDATED_KEY, Names
 from shared.http import REQUEST_ID, ApiError, Handler, request_id
+from shared.store import StoreUnavailable
 from shared.tasks import cancel_and_wait
 
 from .auth import PRINCIPAL
 from .console.headers import SECURITY_HEADERS
-from .keys import RPC, SETTINGS
+from .keys import KEYRING, RPC, SETTINGS
 
 log = logging.getLogger("alertbus.gateway.stream")
 
@@ -44,6 +45,7 @@ RETRY_MS = 2000  # the browser's reconnect delay (the console backs off further 
 BUFFER_FRAMES = 1000  # frames one stream may have waiting before it is told to resync instead
 MAX_STREAMS = 5000  # streams one gateway process holds; beyond → 503
 IDLE_SECONDS = 30.0  # the consumer stays this long after the last stream closed (a reload reuses it)
+RECHECK_SECONDS = 30.0  # how often a stream's API key is checked again (revoked or expired: the stream ends)
 DROPPED_FIELDS = ("history", "rawData")  # not in a list row; a detail view fetches the alert itself
 
 
@@ -224,12 +226,31 @@ async def stream(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no", REQUEST_ID: request_id(request), **SECURITY_HEADERS})
         await response.prepare(request)
         await response.write(f"retry: {RETRY_MS}\n".encode() + frame("ready", {"time": time.time()}))
+        checked = time.monotonic()
         while not subscriber.closed:
             data = await subscriber.take(PING_SECONDS)
+            if time.monotonic() - checked >= RECHECK_SECONDS:
+                checked = time.monotonic()
+                if not await still_valid(request):
+                    await response.write(frame("unauthorized", {"message": "the API key was revoked or expired"}))
+                    break
             await response.write(data or b": ping\n\n")
         return response
     finally:
         hub.unsubscribe(subscriber)
+
+
+async def still_valid(request: web.Request) -> bool:
+    """Is the key that opened this stream still valid? A stream outlives any one request, so a revoked or expired
+    key must not keep receiving alerts: checked every ``RECHECK_SECONDS`` (cached lookups: no store round-trip
+    most of the time). A store outage keeps the stream (the keyring answers from its cache, as for requests)."""
+    key = presented_key(request)
+    if not request.app[SETTINGS].auth_required or not key:
+        return True
+    try:
+        return await request.app[KEYRING].authenticate(key) is not None
+    except StoreUnavailable:
+        return True
 
 
 STREAM_ROUTES: list[tuple[str, str, Handler]] = [("GET", "/stream", stream)]

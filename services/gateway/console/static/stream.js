@@ -4,7 +4,7 @@
 // server's "retry:", back off after failures, treat a stream silent for three heartbeats as dead, and ask the
 // page to reload its data after any gap (events sent while disconnected are not replayed).
 
-import {authHeaders, url} from "./api.js";
+import {authHeaders, events, url} from "./api.js";
 
 const SILENCE_MS = 45000;  // the server sends a comment every 15 s
 const MAX_DELAY_MS = 30000;
@@ -113,5 +113,6 @@ export class LiveStream {
     else if (name === "alert") this.onAlert(payload);
     else if (name === "resync") this.onResync("the server asked for a reload");
     else if (name === "broker-down") this.onState("broker-down", "the message broker is unreachable");
+    else if (name === "unauthorized") events.dispatchEvent(new Event("unauthorized"));  // the key was revoked
   }
 }
