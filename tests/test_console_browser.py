@@ -46,6 +46,14 @@ async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     await browser.close()
 
 
+@pytest_asyncio.fixture(autouse=True)
+async def close_pages(browser: Browser) -> AsyncIterator[None]:
+    """Each test's pages are closed after it (their live streams with them)."""
+    yield
+    for context in browser.contexts:
+        await context.close()
+
+
 @pytest_asyncio.fixture(scope="module")
 async def console(store_url: str) -> AsyncIterator[Stack]:
     async with start_stack(store_url, ALLOWED_ENVIRONMENTS="Production,Development,Staging") as stack:
@@ -315,6 +323,21 @@ async def test_phone_width_keeps_the_list_usable(browser: Browser, console: Stac
     assert await page.evaluate("document.activeElement.name") == "q"
     await shot(page, "phone")
     watched.assert_clean()
+
+
+async def test_without_authentication_the_console_opens_without_sign_in(browser: Browser, store_url: str) -> None:
+    async with start_stack(store_url, AUTH_REQUIRED="false") as stack:
+        ident = await post(stack, alert(unique("open")))
+        watched = await open_console(browser, stack, signed_in=False)
+        page = watched.page
+        await expect(row(page, ident)).to_be_visible()
+        await expect(page.locator("#signin")).to_be_hidden()
+        await expect(page.locator("#who")).to_have_text("authentication off")
+        await expect(page.locator("#live")).to_have_text("● Live")
+        fresh = await post(stack, alert(unique("open")))
+        await expect(row(page, fresh)).to_be_visible(timeout=LIVE_LIMIT * 1000)
+        watched.assert_clean()
+        await page.context.close()  # before its stack stops
 
 
 async def test_the_console_works_under_the_api_prefix(browser: Browser, console: Stack) -> None:
