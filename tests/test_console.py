@@ -19,6 +19,7 @@ import pytest
 from services.gateway import stream as stream_module
 from services.gateway.console.assets import ASSETS
 from services.gateway.stream import BUFFER_FRAMES, RESYNC, Subscriber, frame, visible
+from services.ingest.settle import coalesced
 from shared.auth import Principal
 from shared.broker import Names
 
@@ -240,3 +241,13 @@ def test_every_console_file_is_served_and_shipped_in_the_package() -> None:
     assert sorted(ASSETS) == sorted(p.name for p in static.iterdir())
     pyproject = tomllib.loads((static.parents[3] / "pyproject.toml").read_text())
     assert pyproject["tool"]["setuptools"]["package-data"]["services.gateway.console"] == ["static/*"]
+
+
+def test_a_burst_of_duplicates_is_one_update_event_per_alert() -> None:
+    def updated(ident: str, count: int) -> dict[str, Any]:
+        return {"event": "updated", "alert": {"id": ident, "duplicateCount": count}}
+
+    created = {"event": "created", "alert": {"id": "b", "duplicateCount": 0}}
+    batch = [updated("a", 1), created, updated("a", 2), updated("b", 1), updated("a", 3)]
+    assert coalesced(batch) == [created, updated("b", 1), updated("a", 3)]
+    assert coalesced([created]) == [created]
