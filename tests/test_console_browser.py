@@ -193,6 +193,12 @@ async def test_list_filters_and_shows_new_alerts_live(browser: Browser, console:
     await page.fill("input[name=q]", "")
     await page.press("input[name=q]", "Enter")
     await expect(row(page, other)).to_be_visible()
+    status, _ = await console.request("PUT", f"/alert/{fresh}/action", {"action": "expired"})
+    assert status == 200
+    await expect(row(page, fresh)).to_have_count(0)  # the list hides expired alerts, live
+    await page.wait_for_timeout(1500)  # the counts follow within a second
+    count = (await page.locator(".tab[aria-selected=true] .count").text_content()) or ""
+    await expect(page.locator(".summary")).to_contain_text(f"of {count} alerts")  # tabs count what the list shows
     await page.locator("th button", has_text="Last received").click()  # newest first
     await expect(page.locator("tbody tr").first).to_have_attribute("data-id", live)
     await page.locator("th button", has_text="Severity").click()  # most severe first (the default order)

@@ -155,8 +155,19 @@ async function loadCounts() {
   if (!view) return;
   const mine = view;
   try {
-    const data = await api("GET", "environments", {params: [...filterParams(), ["page-size", 1000]]});
-    if (view === mine) renderTabs(data.environments || []);
+    // The list hides expired alerts unless a status is chosen; /environments counts them: name the others.
+    const statuses = state.status ? [] : STATUSES.filter((st) => st !== "expired").map((st) => ["status", st]);
+    const data = await api("GET", "environments", {params: [...filterParams(), ...statuses, ["page-size", 1000]]});
+    if (view !== mine) return;
+    const environments = data.environments || [];
+    renderTabs(environments);
+    // The same filters counted by the server: the exact total (live changes only estimate it in between).
+    const total = environments.filter((e) => !state.environment || e.environment === state.environment)
+      .reduce((sum, e) => sum + (e.count || 0), 0);
+    if (total !== mine.total && environments.length < 1000) {
+      mine.total = total;
+      renderSummary();
+    }
   } catch (error) {
     if (view === mine) renderTabs([]);
   }
@@ -327,8 +338,8 @@ export async function alertChanged(kind, alert) {
   if (index >= 0) {
     mine.rows.splice(index, 1);
     if (!belongs) mine.total = Math.max(0, mine.total - 1);
-  } else if (belongs) {
-    mine.total += 1;
+  } else if (belongs && kind === "created") {
+    mine.total += 1;  // an estimate until the counts arrive (countSoon)
   }
   if (belongs) {
     let at = mine.rows.findIndex((a) => compare(alert, a) < 0);
