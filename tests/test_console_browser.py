@@ -224,6 +224,11 @@ async def test_actions_from_the_detail_page_and_refusals_shown(browser: Browser,
     await page.fill(".actions input", "db, eu")
     await page.locator(".actions button", has_text="Tag").first.click()
     await expect(page.locator(".actions .tags")).to_contain_text("db")
+    await page.fill("textarea", "half-typed")  # a live change re-renders the page, keeping what is typed
+    await console.request("PUT", f"/alert/{ident}/tag", {"tags": ["from-api"]})
+    await expect(page.locator(".actions .tags")).to_contain_text("from-api")
+    assert await page.input_value("textarea") == "half-typed"
+    await page.fill("textarea", "")
     await shot(page, "detail")
 
     await page.goto(console.url + "/#/alerts")  # back to the list: unshelve an alert that is not shelved → 409

@@ -268,27 +268,39 @@ function renderSummary() {
     h("span", {}, ` page ${state.page} of ${pages} `), go(state.page + 1, "Next ›", state.page >= pages));
 }
 
-function renderBulk() {
-  const count = view.selected.size;
-  const buttons = BULK_ACTIONS.map(([action, label]) => h("button", {type: "button", disabled: !count,
+// The toolbar is built once per mount (a live change must not wipe a tag being typed or an open confirmation);
+// renderBulk only updates the count and which buttons are enabled.
+function buildBulk() {
+  const buttons = BULK_ACTIONS.map(([action, label]) => h("button", {type: "button",
     onclick: () => bulk(label, (id) => api("PUT", path("alert", id, "action"), {body: {action, text: ""}}))}, label));
   const tag = h("input", {type: "text", placeholder: "tag", "aria-label": "Tag", size: 10});
   const tagging = (verb) => () => {
     const tags = tag.value.split(",").map((t) => t.trim()).filter(Boolean);
     if (tags.length) bulk(verb, (id) => api("PUT", path("alert", id, verb), {body: {tags}}));
   };
-  const remove = h("button", {type: "button", class: "danger", disabled: !count, onclick: () => {
-    clear(confirm).append(`Delete ${count} alert(s)? `,
+  const confirm = h("span", {class: "confirm"});
+  const remove = h("button", {type: "button", class: "danger", onclick: () => {
+    clear(confirm).append(`Delete ${view.selected.size} alert(s)? `,
       h("button", {type: "button", class: "danger", onclick: () => {
         clear(confirm);
         bulk("Delete", (id) => api("DELETE", path("alert", id)));
       }}, "Delete"),
       h("button", {type: "button", onclick: () => clear(confirm)}, "Cancel"));
   }}, "Delete…");
-  const confirm = h("span", {class: "confirm"});
-  clear(view.el.bulk).append(h("span", {class: "picked"}, `${count} selected`), ...buttons, tag,
-    h("button", {type: "button", disabled: !count, onclick: tagging("tag")}, "Tag"),
-    h("button", {type: "button", disabled: !count, onclick: tagging("untag")}, "Untag"), remove, confirm);
+  const picked = h("span", {class: "picked"});
+  const needSelection = [...buttons, h("button", {type: "button", onclick: tagging("tag")}, "Tag"),
+    h("button", {type: "button", onclick: tagging("untag")}, "Untag"), remove];
+  view.bulkParts = {picked, needSelection, confirm};
+  clear(view.el.bulk).append(picked, ...buttons, tag, ...needSelection.slice(buttons.length), confirm);
+}
+
+function renderBulk() {
+  if (!view.bulkParts) buildBulk();
+  const {picked, needSelection, confirm} = view.bulkParts;
+  const count = view.selected.size;
+  picked.textContent = `${count} selected`;
+  for (const button of needSelection) button.disabled = !count;
+  if (!count) clear(confirm);
 }
 
 // Apply one action to every selected alert (four at a time); each refusal is reported with the server's words.

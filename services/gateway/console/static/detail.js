@@ -7,8 +7,15 @@ import {clear, h, say, severityBadge, statusBadge, text, timeCell} from "./dom.j
 const SHOWN_APART = new Set(["attributes", "rawData", "history"]);
 let current = null;  // {id, root} of the alert shown, or null
 
+// What a re-render keeps (a live change re-renders the page): the outcome of the last action, and what the
+// user is typing in the tag field and the note box (focus included).
 export function mountDetail(root, id) {
-  current = {id, root, alert: null};
+  current = {
+    id, root, alert: null,
+    outcome: h("p", {class: "outcome", role: "status", "aria-live": "polite"}),
+    tag: h("input", {type: "text", placeholder: "tag, tag", "aria-label": "Tags", size: 12}),
+    note: h("textarea", {rows: 2, "aria-label": "Note", placeholder: "Add a note"}),
+  };
   return load(current);
 }
 
@@ -42,21 +49,22 @@ export function detailChanged(kind, alert) {
 }
 
 function render(mine, alert, notes) {
-  const outcome = h("p", {class: "outcome", role: "status", "aria-live": "polite"});
+  const focused = document.activeElement;
   clear(mine.root).append(
     h("p", {}, h("a", {href: "#/alerts"}, "← Alerts")),
     h("h1", {class: "detail-title"}, severityBadge(alert.severity), " ", statusBadge(alert.status), " ",
       h("span", {}, `${text(alert.resource)} · ${text(alert.event)}`)),
     h("p", {class: "alert-text"}, text(alert.text)),
-    actions(mine, alert, outcome),
-    outcome,
+    actions(mine, alert),
+    mine.outcome,
     h("div", {class: "detail-grid"},
       h("section", {}, h("h2", {}, "Fields"), fieldTable(alert)),
       h("section", {}, h("h2", {}, "Attributes"), keyValues(alert.attributes || {}),
         h("h2", {}, "Raw data"), h("pre", {class: "raw"}, rawText(alert.rawData)))),
-    h("section", {}, h("h2", {}, `Notes (${notes.length})`), noteList(notes), noteForm(mine, outcome)),
+    h("section", {}, h("h2", {}, `Notes (${notes.length})`), noteList(notes), noteForm(mine)),
     h("section", {}, h("h2", {}, "History"), timeline(alert.history || [])),
   );
+  if (focused === mine.tag || focused === mine.note) focused.focus();
 }
 
 function rawText(raw) {
@@ -98,9 +106,11 @@ function noteList(notes) {
 }
 
 // Run a call against this alert; success reloads it, a refusal stays on screen with the server's message.
-async function act(mine, outcome, label, call) {
+async function act(mine, label, call) {
+  const outcome = mine.outcome;
   outcome.textContent = `${label}…`;
   outcome.className = "outcome";
+  outcome.setAttribute("role", "status");
   try {
     await call();
     outcome.textContent = `${label}: done`;
@@ -113,10 +123,10 @@ async function act(mine, outcome, label, call) {
   }
 }
 
-function actions(mine, alert, outcome) {
+function actions(mine, alert) {
   const id = alert.id;
   const action = (name, label) => h("button", {type: "button", dataset: {action: name}, onclick: () =>
-    act(mine, outcome, label, () => api("PUT", path("alert", id, "action"), {body: {action: name, text: ""}}))},
+    act(mine, label, () => api("PUT", path("alert", id, "action"), {body: {action: name, text: ""}}))},
   label);
   const byStatus = {
     ack: [action("unack", "Unack")], shelved: [action("unshelve", "Unshelve")],
@@ -125,19 +135,19 @@ function actions(mine, alert, outcome) {
   const buttons = byStatus[alert.status] || [action("ack", "Ack"), action("shelve", "Shelve")];
   if (alert.status !== "closed") buttons.push(action("close", "Close"));
   if (alert.status === "ack") buttons.push(action("shelve", "Shelve"));
-  const tag = h("input", {type: "text", placeholder: "tag, tag", "aria-label": "Tags", size: 12});
+  const tag = mine.tag;
   const tagging = (verb, label) => h("button", {type: "button", onclick: () => {
     const tags = tag.value.split(",").map((t) => t.trim()).filter(Boolean);
     if (!tags.length) {
-      outcome.textContent = "Name a tag first.";
+      mine.outcome.textContent = "Name a tag first.";
       return;
     }
-    act(mine, outcome, label, () => api("PUT", path("alert", id, verb), {body: {tags}}));
+    act(mine, label, () => api("PUT", path("alert", id, verb), {body: {tags}}));
   }}, label);
   const confirm = h("span", {class: "confirm"});
   const remove = h("button", {type: "button", class: "danger", onclick: () => {
     clear(confirm).append("Delete this alert? ",
-      h("button", {type: "button", class: "danger", onclick: () => act(mine, outcome, "Delete", async () => {
+      h("button", {type: "button", class: "danger", onclick: () => act(mine, "Delete", async () => {
         await api("DELETE", path("alert", id));
         location.hash = "#/alerts";
       })}, "Yes, delete"),
@@ -148,13 +158,18 @@ function actions(mine, alert, outcome) {
     tagging("tag", "Tag"), tagging("untag", "Untag"), remove, confirm, h("div", {class: "tags"}, tags));
 }
 
-function noteForm(mine, outcome) {
-  const area = h("textarea", {rows: 2, "aria-label": "Note", placeholder: "Add a note"});
+function noteForm(mine) {
+  const area = mine.note;
   const form = h("form", {class: "note-form"}, area, h("button", {type: "submit"}, "Add note"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const value = area.value.trim();
-    if (value) act(mine, outcome, "Note", () => api("PUT", path("alert", mine.id, "note"), {body: {text: value}}));
+    if (value) {
+      act(mine, "Note", async () => {
+        await api("PUT", path("alert", mine.id, "note"), {body: {text: value}});
+        area.value = "";
+      });
+    }
   });
   return form;
 }
