@@ -330,6 +330,13 @@ async def test_phone_width_keeps_the_list_usable(browser: Browser, console: Stac
     await expect(row(page, ident).locator("td[data-label=Text]")).to_be_hidden()  # the wide columns fold away
     overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
+    await row(page, ident).locator("input[type=checkbox]").focus()  # a live change keeps the keyboard's place
+    await page.keyboard.press("Space")
+    other = await post(console, alert(unique("phone"), severity="major"))
+    await expect(row(page, other)).to_be_visible()
+    assert await page.evaluate("document.activeElement.closest('tr')?.dataset.id") == ident
+    await expect(row(page, ident).locator("input[type=checkbox]")).to_be_checked()
+    await page.keyboard.press("Space")
     await page.keyboard.press("/")  # the keyboard reaches the search
     assert await page.evaluate("document.activeElement.name") == "q"
     await shot(page, "phone")

@@ -244,10 +244,19 @@ function row(alert) {
 
 function renderRows() {
   const {el, rows, selected} = view;
+  // Keyboard users keep their place: the focused control of a row is focused again in its new row.
+  const active = document.activeElement;
+  const focusedRow = el.body.contains(active) ? active.closest("tr")?.dataset.id : null;
+  const focusedAt = focusedRow ? [...active.closest("tr").querySelectorAll("a, input")].indexOf(active) : -1;
   if (!rows.length) {
     clear(el.body).append(h("tr", {}, h("td", {colspan: COLUMNS.length + 1, class: "empty"}, "No alerts match.")));
   } else {
     clear(el.body).append(...rows.map(row));
+  }
+  if (focusedRow && focusedAt >= 0) {
+    const again = el.body.querySelector(`tr[data-id="${CSS.escape(focusedRow)}"]`);
+    const control = again && again.querySelectorAll("a, input")[focusedAt];
+    if (control) control.focus();
   }
   el.all.checked = rows.length > 0 && rows.every((a) => selected.has(a.id));
   if (!performance.getEntriesByName("alerts-rendered").length) performance.mark("alerts-rendered");

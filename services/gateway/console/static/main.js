@@ -146,7 +146,9 @@ function wireSignIn() {
 
 function wireKeys() {
   document.addEventListener("keydown", (event) => {
-    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName || "");
+    const active = document.activeElement;
+    const typing = active && (/^(TEXTAREA|SELECT)$/.test(active.tagName) ||
+      (active.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(active.type)));
     if (event.key === "/" && !typing) {
       const search = document.querySelector("input[name=q]");
       if (search) {
