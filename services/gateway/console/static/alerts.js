@@ -3,6 +3,7 @@
 // on the page is replaced, a new one that matches is inserted where the sort puts it), never re-fetching it all.
 
 import {api, describe, path} from "./api.js";
+import {bulkToolbar} from "./bulk.js";
 import {SEVERITIES, SEVERITY_CODE, STATUSES, clear, h, say, severityBadge, statusBadge, text, timeCell} from "./dom.js";
 
 const COLUMNS = [
@@ -20,8 +21,6 @@ const COLUMNS = [
 ];
 const DATES = new Set(["lastReceiveTime", "createTime", "receiveTime"]);
 const PAGE_SIZES = [25, 50, 100, 200];
-export const BULK_ACTIONS = [["ack", "Ack"], ["unack", "Unack"], ["shelve", "Shelve"], ["unshelve", "Unshelve"],
-  ["close", "Close"], ["open", "Re-open"]];
 
 const state = {
   environment: "", status: "", severity: "", service: "", group: "", q: "",
@@ -277,65 +276,16 @@ function renderSummary() {
     h("span", {}, ` page ${state.page} of ${pages} `), go(state.page + 1, "Next ›", state.page >= pages));
 }
 
-// The toolbar is built once per mount (a live change must not wipe a tag being typed or an open confirmation);
-// renderBulk only updates the count and which buttons are enabled.
-function buildBulk() {
-  const buttons = BULK_ACTIONS.map(([action, label]) => h("button", {type: "button",
-    onclick: () => bulk(label, (id) => api("PUT", path("alert", id, "action"), {body: {action, text: ""}}))}, label));
-  const tag = h("input", {type: "text", placeholder: "tag", "aria-label": "Tag", size: 10});
-  const tagging = (verb) => () => {
-    const tags = tag.value.split(",").map((t) => t.trim()).filter(Boolean);
-    if (tags.length) bulk(verb, (id) => api("PUT", path("alert", id, verb), {body: {tags}}));
-  };
-  const confirm = h("span", {class: "confirm"});
-  const remove = h("button", {type: "button", class: "danger", onclick: () => {
-    clear(confirm).append(`Delete ${view.selected.size} alert(s)? `,
-      h("button", {type: "button", class: "danger", onclick: () => {
-        clear(confirm);
-        bulk("Delete", (id) => api("DELETE", path("alert", id)));
-      }}, "Delete"),
-      h("button", {type: "button", onclick: () => clear(confirm)}, "Cancel"));
-  }}, "Delete…");
-  const picked = h("span", {class: "picked"});
-  const needSelection = [...buttons, h("button", {type: "button", onclick: tagging("tag")}, "Tag"),
-    h("button", {type: "button", onclick: tagging("untag")}, "Untag"), remove];
-  view.bulkParts = {picked, needSelection, confirm};
-  clear(view.el.bulk).append(picked, ...buttons, tag, ...needSelection.slice(buttons.length), confirm);
-}
-
 function renderBulk() {
-  if (!view.bulkParts) buildBulk();
-  const {picked, needSelection, confirm} = view.bulkParts;
-  const count = view.selected.size;
-  picked.textContent = `${count} selected`;
-  for (const button of needSelection) button.disabled = !count;
-  if (!count) clear(confirm);
-}
-
-// Apply one action to every selected alert (four at a time); each refusal is reported with the server's words.
-async function bulk(label, call) {
-  const ids = [...view.selected];
-  const refused = [];
-  let done = 0;
-  const queue = [...ids];
-  const work = async () => {
-    while (queue.length) {
-      const id = queue.shift();
-      try {
-        await call(id);
-        done += 1;
-      } catch (error) {
-        refused.push(`${id.slice(0, 8)}: ${describe(error)}`);
-      }
-    }
-  };
-  await Promise.all([work(), work(), work(), work()]);
-  if (done) say(`${label}: ${done} alert(s) done`);
-  if (refused.length) say(`${label} refused for ${refused.length}: ${refused.slice(0, 3).join("; ")}`, "error");
-  if (view) {
-    view.selected.clear();
-    renderRows();
+  if (!view.toolbar) {
+    view.toolbar = bulkToolbar(() => [...view.selected], () => {
+      if (!view) return;
+      view.selected.clear();
+      renderRows();
+    });
+    clear(view.el.bulk).append(view.toolbar.element);
   }
+  view.toolbar.update(view.selected.size);
 }
 
 // A live change. On the page: replaced (or removed if it left the filter). New: inserted where the sort puts it
