@@ -14,7 +14,9 @@ Topology (names get ``BROKER_PREFIX`` in front):
 * ``alertbus.dlx`` (fanout) → ``alertbus.dead``: messages that failed or could never be processed.
 * ``alertbus.events`` — topic exchange: after its write, the worker publishes what changed
   (``alert.created``, ``alert.severity``, ``alert.status``, ``alert.deleted``) with body ``{"event": ...,
-  "alert": {...}}``, for notifiers such as the hooks service; and ``heartbeat.due`` for the heartbeat watch.
+  "alert": {...}}``, for notifiers such as the hooks service; and ``heartbeat.due`` for the heartbeat watch. Any
+  other change of an alert (a duplicate, tags, attributes, notes) is ``{"event": "updated", ...}`` under the key
+  ``UPDATED_KEY`` (``update.alert``), outside ``alert.#``: notifiers do not take it, the console's stream does.
 * ``alertbus.hooks.pagerduty`` (and ``.retry``) — the PagerDuty notifier's queues, declared by the hooks service
   alone (see services/hooks/notifier.py).
 * Replies (RPC): the worker publishes to the default exchange with the request's ``reply_to`` and
@@ -58,6 +60,7 @@ if TYPE_CHECKING:  # the backlog module builds publishers on this one
     from .backlog import Backlog
 
 ALERT, HEARTBEAT, COMMAND, HOUSEKEEPING = "alert", "heartbeat", "command", "housekeeping"
+UPDATED_KEY = "update.alert"  # routing key of an alert change that is no created/severity/status/deleted event
 MAX_ROUTING_KEY = 255
 
 

@@ -25,11 +25,13 @@ from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
 from .blackouts import BLACKOUT_ROUTES
 from .commands import COMMAND_ROUTES
+from .console import CONSOLE_ROUTES
 from .customers import CUSTOMER_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, POLICY, RPC, SETTINGS, STORE, THROTTLE
 from .login import accounts_context
 from .notes import NOTE_ROUTES
 from .openapi import OPENAPI_ROUTES
+from .stream import STREAM_ROUTES, close_streams, stream_context
 from .throttle import FailureThrottle
 from .views import ALERT_ROUTES, MANAGEMENT_ROUTES, forward
 from .webhooks import WEBHOOK_ROUTES
@@ -93,10 +95,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     app[METRICS] = metrics
     app[THROTTLE] = FailureThrottle()
     app[POLICY] = settings.rules.policy()
-    app.cleanup_ctx.extend([store_context, accounts_context, broker_context, client_context])
-    app.on_shutdown.append(release_callers)
+    app.cleanup_ctx.extend([store_context, accounts_context, broker_context, client_context, stream_context])
+    app.on_shutdown.extend([release_callers, close_streams])
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + NOTE_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES
-               + OPENAPI_ROUTES + BLACKOUT_ROUTES + CUSTOMER_ROUTES)
+               + OPENAPI_ROUTES + BLACKOUT_ROUTES + CUSTOMER_ROUTES + CONSOLE_ROUTES + STREAM_ROUTES)
     add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
     # Every other GET is a read: the query service answers it (the known reads are named, so that another method
     # on their paths is a 405). Any other method on a path no route serves is a 404 (as in Alerta), not the 405

@@ -15,13 +15,15 @@ from shared.store import StoreUnavailable
 from shared.tokens import BadToken
 from shared.webhooks import PAGERDUTY_PATHS, SIGNATURE_HEADER
 
+from .console import OPEN_CONSOLE_ROUTES
 from .keys import KEYRING, SETTINGS, THROTTLE, TOKENS
 
 # Routes that answer without a key, by the route a request matched (never by a prefix of its path: the catch-all
 # read forwarder matches any path, and a path that merely starts like an open route is still a keyed read).
+# The console's page and files are open too (they hold no data); its API calls and /stream are not.
 OPEN_ROUTES = frozenset({"/_", "/management/gtg", "/management/healthcheck", "/management/status",
                          "/management/manifest", "/metrics", "/config", "/openapi.json",
-                         "/auth/login", "/auth/signup"})
+                         "/auth/login", "/auth/signup"}) | OPEN_CONSOLE_ROUTES
 PRINCIPAL = web.RequestKey("principal", Principal)
 PAGERDUTY = Principal("pagerduty", frozenset({"write"}))
 

@@ -108,7 +108,10 @@ class _Applied:
     before: dict[str, Any] | None = None  # ... and before (None for a new alert)
 
     def event(self) -> dict[str, Any] | None:
-        """What changed, for the notification feed: a new alert, a severity or status change, a delete."""
+        """What changed, for the notification feed: a new alert, a severity or status change, a delete; any
+        other change (a duplicate, tags, attributes, a note) is ``updated``, published under a key of its own
+        (shared/broker.py ``UPDATED_KEY``) so that notifiers bound to ``alert.#`` never see it: the console's
+        live list shows it."""
         if self.outcome == "redelivered":
             return None
         after, before = self.doc, self.before
@@ -121,7 +124,7 @@ class _Applied:
         elif after["status"] != before["status"]:
             kind = "status"
         else:
-            return None
+            kind = "updated"
         return {"event": kind, "alert": alert_body(after or before or {}, history=False)}
 
 

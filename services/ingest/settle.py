@@ -26,6 +26,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, MessageProcessError
 
 from shared import logs
+from shared.broker import UPDATED_KEY
 from shared.metrics import Metrics
 from shared.settings import Settings
 
@@ -136,10 +137,11 @@ class Settler:
             return
         exchange = self.events
         encoded = []
-        for event in events:
+        for event in coalesced(events):
             try:
                 subject = "heartbeat" if "heartbeat" in event else "alert"  # heartbeat.due: heartbeat_watch.py
-                encoded.append((_encode(event), f"{subject}.{event['event']}"))
+                key = UPDATED_KEY if event["event"] == "updated" else f"{subject}.{event['event']}"
+                encoded.append((_encode(event), key))
             except (TypeError, ValueError) as exc:  # skipped alone: the other events of the batch still go out
                 log.error("an alert event could not be encoded: %s: %.200s", type(exc).__name__, exc)
         publishes = asyncio.gather(*(
@@ -156,6 +158,17 @@ class Settler:
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
             log.warning("could not publish %d of %d alert events: %r", len(failed), len(events), failed[0])
+
+
+def coalesced(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A batch's events with only the last ``updated`` event of each alert: each carries the alert's whole state,
+    so the last says all, and a burst of duplicates costs one publish, not one per duplicate."""
+    last: dict[Any, int] = {}
+    for n, event in enumerate(events):
+        if event.get("event") == "updated":
+            last[(event.get("alert") or {}).get("id")] = n
+    return [event for n, event in enumerate(events)
+            if event.get("event") != "updated" or last.get((event.get("alert") or {}).get("id")) == n]
 
 
 def _encode(body: dict[str, Any]) -> bytes:
