@@ -35,7 +35,7 @@ async def test_sign_in_refuses_a_bad_key_and_opens_the_list_with_a_good_one(brow
     watched = await open_console(browser, console, signed_in=False)
     page = watched.page
     await expect(page.locator("#signin")).to_be_visible()
-    await expect(page.locator("#login-form")).to_be_hidden()  # no /auth/login on this server (yet)
+    await expect(page.locator("#login-form")).to_be_visible()  # the server has /auth/login
     watched.allowed += ("/alerts/count",)  # the refused key's check is a 401 the browser logs
     await page.fill("#key", "not-a-key")
     await page.click("#key-form button")
@@ -54,6 +54,29 @@ async def test_sign_in_refuses_a_bad_key_and_opens_the_list_with_a_good_one(brow
     await page.click("#key-form button")
     await expect(page.locator("#live")).to_have_text("● Live")
     ident = await post(console, alert(unique("again")))
+    await expect(row(page, ident)).to_be_visible(timeout=LIVE_LIMIT * 1000)
+    watched.assert_clean()
+
+
+async def test_a_user_logs_in_with_a_password_and_the_list_goes_live(browser: Browser, console: Stack) -> None:
+    login, password = f"{unique('op')}@example.com", "a long operator password"
+    status, body = await console.request("POST", "/user", {"name": "Operator", "email": login, "password": password,
+                                                            "roles": ["user"]})
+    assert status == 201, body
+    watched = await open_console(browser, console, signed_in=False)
+    page = watched.page
+    watched.allowed += ("/auth/login",)  # the wrong password's 401 is logged by the browser
+    await page.fill("#username", login)
+    await page.fill("#password", "wrong")
+    await page.click("#login-form button")
+    await expect(page.locator("#signin-error")).to_contain_text("Login failed")
+    await page.fill("#username", login)
+    await page.fill("#password", password)
+    await page.click("#login-form button")
+    await expect(page.locator("#live")).to_have_text("● Live")
+    stored = await page.evaluate("sessionStorage.getItem('alertbus.credential')")
+    assert '"token"' in stored and password not in stored  # the token is kept, never the password
+    ident = await post(console, alert(unique("login")))
     await expect(row(page, ident)).to_be_visible(timeout=LIVE_LIMIT * 1000)
     watched.assert_clean()
 
