@@ -23,9 +23,11 @@ READY_FD = "ALERTBUS_READY_FD"  # the pipe on which a child of ``alertbus run`` 
 PROCESS_NAME = "ALERTBUS_PROCESS"  # the name ``alertbus run`` gave a child (e.g. ``gateway-2``), in its log lines
 
 
-def bind(stack: AsyncExitStack, host: str, port: int, variable: str) -> list[socket.socket]:
+def bind(stack: AsyncExitStack, host: str, port: int, variable: str, *, reuse_port: bool = False
+         ) -> list[socket.socket]:
     """The sockets to serve on ``host``:``port`` (one per address ``host`` resolves to), bound at once so that a
-    port in use is reported before anything slow starts; they listen once ``serve`` has the service ready."""
+    port in use is reported before anything slow starts; they listen once ``serve`` has the service ready.
+    ``reuse_port``: SO_REUSEPORT, for several sets of sockets on one port (``bind_each``)."""
     try:
         addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -37,6 +39,8 @@ def bind(stack: AsyncExitStack, host: str, port: int, variable: str) -> list[soc
         stack.callback(sock.close)
         sockets.append(sock)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's create_server
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:
@@ -48,6 +52,20 @@ def bind(stack: AsyncExitStack, host: str, port: int, variable: str) -> list[soc
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise RuntimeError(f"cannot listen on {host}:{port} ({variable}): {reason}") from None
     return sockets
+
+
+def bind_each(stack: AsyncExitStack, host: str, port: int, variable: str, copies: int) -> list[list[socket.socket]]:
+    """One set of sockets on ``host``:``port`` per process of ``copies``, all bound with SO_REUSEPORT: the kernel
+    then spreads new connections evenly over the processes. (With one listening socket shared by all, the process
+    that wakes first accepts every pending connection — asyncio accepts up to its backlog at once — so a client
+    that opens its connections together, as load balancers and load generators do, gets one process of N: seen
+    as 453 against 29 profiler samples of two gateways under wrk.) A set whose process is being restarted keeps
+    its pending connections in its backlog until the new process accepts them."""
+    if copies <= 1:
+        return [bind(stack, host, port, variable)]
+    first = bind(stack, host, port, variable, reuse_port=True)
+    port = first[0].getsockname()[1] if port == 0 else port  # the others join the port the first was given
+    return [first, *(bind(stack, host, port, variable, reuse_port=True) for _ in range(copies - 1))]
 
 
 async def serve(stack: AsyncExitStack, app: web.Application, sockets: list[socket.socket]) -> None:

@@ -2,14 +2,14 @@
 
 The parent claims DATA_DIR, binds the ports (a port in use is one clear line before anything slow starts), checks
 the broker and starts the embedded store; then it starts the children: the ingest worker, the query and hooks
-services and GATEWAY_PROCESSES gateway processes (one per core by default), which share the gateway's listening
-socket (the kernel hands each connection to one of them). A child is ``alertbus <service>`` given its inherited
-sockets and the parent's settings (store URL, service secret); it ends with the parent however the parent ends
-(services/store_guard.py), and its log goes to the parent's output. One Ctrl-C or SIGTERM stops the gateways
-first (no new requests), then the others. A child that dies is started again after a pause that doubles each
-time; one that dies more than RESTART_LIMIT times within RESTART_WINDOW seconds stops the whole run with a clear
-message. Metrics: every child writes to one PROMETHEUS_MULTIPROC_DIR, and any gateway's ``/metrics`` serves them
-all (shared/metrics.py).
+services and GATEWAY_PROCESSES gateway processes (one per core by default), each with its own listening socket on
+the gateway's port (SO_REUSEPORT: the kernel spreads connections evenly over them). A child is ``alertbus
+<service>`` given its inherited sockets and the parent's settings (store URL, service secret); it ends with the
+parent however the parent ends (services/store_guard.py), and its log goes to the parent's output. One Ctrl-C or
+SIGTERM stops the gateways first (no new requests), then the others. A child that dies is started again after a
+pause that doubles each time; one that dies more than RESTART_LIMIT times within RESTART_WINDOW seconds stops the
+whole run with a clear message. Metrics: every child writes to one PROMETHEUS_MULTIPROC_DIR, and any gateway's
+``/metrics`` serves them all (shared/metrics.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from shared.store import open_store
 
 from . import store_guard
 from .embedded import DataDir, EmbeddedStore
-from .process import LISTEN_FDS, PROCESS_NAME, READY_FD, bind, check_broker, wait_for_signal
+from .process import LISTEN_FDS, PROCESS_NAME, READY_FD, bind, bind_each, check_broker, wait_for_signal
 
 log = logging.getLogger("alertbus.run")
 START_TIMEOUT = 120.0  # seconds a child may take to serve
@@ -187,7 +187,8 @@ async def run_all(settings: Settings) -> int:
         # The internal services listen on loopback only: the gateway is the one public entry point.
         query_sockets = bind(stack, "127.0.0.1", settings.query.port, "QUERY_PORT")
         hooks_sockets = bind(stack, "127.0.0.1", settings.hooks.port, "HOOKS_PORT")
-        gateway_sockets = bind(stack, settings.host, settings.gateway.port, "PORT")
+        count = gateway_processes(settings)
+        gateway_sockets = bind_each(stack, settings.host, settings.gateway.port, "PORT", count)
         await check_broker(settings)
         env = {**os.environ, "SERVICE_SECRET": settings.service_secret}
         if data is not None:
@@ -200,10 +201,9 @@ async def run_all(settings: Settings) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="alertbus-metrics-")
         stack.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        count = gateway_processes(settings)
         children = [Child("ingest", "ingest"), Child("query", "query", query_sockets),
                     Child("hooks", "hooks", hooks_sockets),
-                    *(Child(f"gateway-{n}", "gateway", gateway_sockets) for n in range(1, count + 1))]
+                    *(Child(f"gateway-{n}", "gateway", sockets) for n, sockets in enumerate(gateway_sockets, 1))]
         supervisor = Supervisor(env, stop, metrics_dir)
         try:
             await supervisor.start_all(children)

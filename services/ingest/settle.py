@@ -9,7 +9,8 @@ be wrong: its delivery tag means another message there, or none (and the broker 
 acknowledges an unknown tag).
 
 Every broker operation is bounded: a publish on a robust channel whose connection is reconnecting would wait
-for the reconnection otherwise, and a batch must never hang its lane.
+for the reconnection otherwise, and a batch must never hang its lane. Bounded means *waited for* at most so
+long, never cancelled: an operation that outlives its bound goes on in the background (``unhurried``).
 """
 
 from __future__ import annotations
@@ -48,10 +49,31 @@ def delivered_on(message: AbstractIncomingMessage) -> Any | None:
         return None
 
 
-async def bounded(operation: Awaitable[Any], timeout: float, what: str) -> bool:
-    """Run a broker operation within ``timeout``; False (logged) when it failed or timed out."""
+async def unhurried(operation: Awaitable[Any], timeout: float, what: str) -> Any:
+    """Wait at most ``timeout`` seconds for a broker operation, without cancelling it when the time is up
+    (TimeoutError then; it goes on in the background and a late failure is logged). Cancelling publishes that
+    wait for their confirms closes their channel inside aiormq, and the connection then stopped reading: seen
+    with a worker given little CPU (nice 5 on a loaded machine), whose 500 events of a batch outlived
+    EVENTS_TIMEOUT — "Closing channel … because RPC call … cancelled", then "No frames were received in 183
+    seconds", and nothing consumed in between."""
+    task = asyncio.ensure_future(operation)
     try:
-        await asyncio.wait_for(operation, timeout)
+        return await asyncio.wait_for(asyncio.shield(task), timeout)
+    except TimeoutError:
+        task.add_done_callback(lambda done: _late(done, what))
+        raise
+
+
+def _late(task: asyncio.Future[Any], what: str) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("%s failed after its time was up: %s: %s", what, type(exc).__name__, exc)
+
+
+async def bounded(operation: Awaitable[Any], timeout: float, what: str) -> bool:
+    """Run a broker operation within ``timeout``; False (logged) when it failed or timed out (it then goes on
+    in the background: ``unhurried``)."""
+    try:
+        await unhurried(operation, timeout, what)
         return True
     except BROKER_ERRORS as exc:
         log.warning("%s failed: %s: %s", what, type(exc).__name__, exc)
@@ -152,7 +174,7 @@ class Settler:
             for raw, key in encoded
         ), return_exceptions=True)
         try:
-            results = await asyncio.wait_for(publishes, EVENTS_TIMEOUT)
+            results = await unhurried(publishes, EVENTS_TIMEOUT, "publishing a batch's events")
         except TimeoutError:
             results = [TimeoutError()]
         failed = [r for r in results if isinstance(r, BaseException)]

@@ -1,0 +1,64 @@
+"""A broker operation the ingest worker stops waiting for is not cancelled (services/ingest/settle.py
+``unhurried``): cancelling publishes that wait for their confirms closed their channel inside aiormq, and the
+worker's connection then stopped reading for good."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from services.ingest.settle import bounded, unhurried
+
+
+async def test_an_operation_past_its_time_goes_on() -> None:
+    finished = asyncio.Event()
+
+    async def slow() -> str:
+        await asyncio.sleep(0.2)
+        finished.set()
+        return "done"
+
+    with pytest.raises(TimeoutError):
+        await unhurried(slow(), 0.01, "slow")
+    assert not finished.is_set()
+    await asyncio.wait_for(finished.wait(), 2)  # not cancelled: it completed after the caller gave up
+
+
+async def test_a_quick_operation_gives_its_result() -> None:
+    async def quick() -> int:
+        return 7
+
+    assert await unhurried(quick(), 1, "quick") == 7
+
+
+async def test_a_late_failure_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    async def fails_late() -> None:
+        await asyncio.sleep(0.05)
+        raise ConnectionError("gone")
+
+    caplog.set_level(logging.WARNING, "alertbus.ingest")
+    assert await bounded(fails_late(), 0.01, "publishing a test event") is False
+    await asyncio.sleep(0.2)
+    assert any("publishing a test event failed after its time was up" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_caller_cancelled_still_cancels_its_wait() -> None:
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    waiter = asyncio.create_task(unhurried(forever(), 10, "forever"))
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+
+
+def test_ingest_nice_is_a_setting() -> None:
+    from shared.settings import IngestSettings, SettingsError
+
+    assert IngestSettings.from_env({}).nice == 5  # below the gateways by default: a flood is answered first
+    assert IngestSettings.from_env({"INGEST_NICE": "0"}).nice == 0
+    with pytest.raises(SettingsError):
+        IngestSettings.from_env({"INGEST_NICE": "20"})
