@@ -21,14 +21,20 @@ import argparse
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from shared.settings import Settings
+from tests.support.alertbus_run import children, command_line, run_env, start_run, stop
+from tests.support.namespace import delete_topology, make_settings
 
 from .cpu import Sampler, background_share, broker_pids
 
@@ -38,29 +44,31 @@ POLL = 0.2  # seconds between drain checks
 PROCESSED = re.compile(rb"^alertbus_ingest_batch_size_sum ([0-9.e+]+)$", re.MULTILINE)
 
 
-def alertbus_pids() -> dict[str, int]:
-    """The processes of a local ``alertbus run`` (services by name, numbered when there are several) and its
-    embedded store."""
+def run_pids() -> list[int]:
+    """The ``alertbus run`` processes on this machine."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            words = command_line(int(entry.name))
+            if len(words) >= 2 and words[-1] == "run" and words[-2].endswith("alertbus"):
+                found.append(int(entry.name))
+    return found
+
+
+def alertbus_pids(run: int) -> dict[str, int]:
+    """The processes of ``alertbus run`` ``run``: its services by name (numbered when there are several) and
+    its embedded store."""
     found: dict[str, int] = {}
-    for entry in sorted(Path("/proc").iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else 0):
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [a.decode(errors="replace") for a in args if a]
-        name = None
-        if len(words) >= 3 and words[-2:-1] == ["services"] and words[-3] == "-m":
-            name = words[-1]
-        elif any(w.endswith("secantusd-py") for w in words):
-            name = "store"
+    for pid in sorted(children(run)):
+        words = command_line(pid)
+        name = words[-1] if words[-3:-1] == ["-m", "services"] else "store" if any(
+            w.endswith("secantusd-py") for w in words) else None
         if name is None:
             continue
         label, n = name, 2
         while label in found:
             label, n = f"{name}-{n}", n + 1
-        found[label] = int(entry.name)
+        found[label] = pid
     return found
 
 
@@ -79,9 +87,9 @@ async def applied(session: aiohttp.ClientSession, url: str, run: str) -> int:
     return int(top[0].get("count", 0)) + int(top[0].get("duplicateCount", 0))
 
 
-async def burst(args: argparse.Namespace) -> dict[str, Any]:
+async def burst(args: argparse.Namespace, run_pid: int | None) -> dict[str, Any]:
     run = args.run or f"burst-{uuid.uuid4().hex[:8]}"
-    pids = {**alertbus_pids(), **broker_pids()}
+    pids = {**(alertbus_pids(run_pid) if run_pid else {}), **broker_pids()}
     background = await background_share()
     sampler = Sampler(pids)
     env = {**os.environ, "RUN": run, "KEY": args.key or ""}
@@ -146,17 +154,39 @@ def show(r: dict[str, Any]) -> str:
     else:
         lines.append(f"  NOT drained: {r['applied']} of {r['accepted']} applied when the drain timed out")
     for phase in ("burst", "drain"):
-        shares = ", ".join(f"{name} {share:.0%}" for name, share in r[f"cpu_{phase}"].items() if share or "machine" in name)
+        shown = {name: share for name, share in r[f"cpu_{phase}"].items() if share or name.startswith("machine")}
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in shown.items())
         lines.append(f"  CPU during the {phase} (share of one core): {shares}")
     costs = ", ".join(f"{name} {ms:.3f}" for name, ms in r["cpu_ms_per_alert"].items() if ms)
     lines.append(f"  CPU ms per alert (burst and drain): {costs}")
     return "\n".join(lines)
 
 
+async def started_run(args: argparse.Namespace) -> dict[str, Any]:
+    """``--start``: a fresh ``alertbus run`` as a user starts it (its own DATA_DIR, ports and broker prefix; the
+    prefix's queues and exchanges deleted afterwards), measured, then stopped."""
+    with tempfile.TemporaryDirectory(prefix="alertbus-burst-") as data:
+        env = run_env(Path(data))
+        env["ADMIN_KEY"] = args.key = secrets.token_urlsafe(24)
+        env["LOG_LEVEL"] = "WARNING"
+        env.pop("INGEST_SHARDS")  # the default, as a user gets it
+        proc = start_run(env)
+        try:
+            args.url = f"http://127.0.0.1:{env['PORT']}"
+            return await burst(args, proc.pid)
+        finally:
+            stop(proc)
+            await delete_topology(make_settings("mongodb://127.0.0.1:1/unused", broker_prefix=env["BROKER_PREFIX"],
+                                                shards=Settings.from_env({}).shards))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True, help="base URL of a running alertbus, e.g. http://127.0.0.1:8080")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--start", action="store_true",
+                        help="start a fresh `alertbus run` (own data dir, ports, broker prefix), measure it, stop it")
+    target.add_argument("--url", help="base URL of a running `alertbus run`, e.g. http://127.0.0.1:8080")
     parser.add_argument("--key", default=os.environ.get("ALERTA_API_KEY"), help="API key with write:alerts")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
@@ -167,7 +197,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not shutil.which(args.wrk):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
-    print(show(asyncio.run(burst(args))))
+    if args.start:
+        result = asyncio.run(started_run(args))
+    else:
+        runs = run_pids()
+        result = asyncio.run(burst(args, runs[0] if len(runs) == 1 else None))  # CPU per process: one run only
+    print(show(result))
 
 
 if __name__ == "__main__":
