@@ -1,9 +1,8 @@
 """``python -m bench.query``: read latency of the query service at N stored alerts.
 
-Seeds N alerts (default 100,000; ``--alerts 1000000``) straight into the store through
-``tests.support.seeding.insert_alerts`` with a realistic spread (environments, the 13 severities, statuses, services,
-tags, resources, a month of receive times, some severity changes in history), starts its own SecantusDB
-process (or uses ``--database-url``) and the query service as a separate process (``alertbus query``), and
+Seeds N alerts (default 100,000; ``--alerts 1000000``) straight into the store with a realistic spread
+(bench/query_seed.py), starts its own SecantusDB process (or uses ``--database-url``) and the query service as a
+separate process (``alertbus query``: bench/query_service.py), and
 reports p50/p95 latency of the list (first page, filtered by environment and status, sorted by severity),
 count, top 10 and environments, plus the plan the database chose for the list and the count. Latency is
 measured at checkpoints while seeding (N/100, N/10, N), to show how it grows with N.
@@ -17,17 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import random
-import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,8 +27,9 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bench.query_seed import Alerts, build_counters, seed_to
+from bench.query_service import SECRET, query_service, tail
 from bench.store import bench_store
-from services.embedded import free_port
 from services.query.filters import parse_alert_query
 from services.query.pipelines import (
     RECENT_WINDOWS,
@@ -47,23 +40,9 @@ from services.query.pipelines import (
 )
 from services.query.reads import AlertQueries
 from shared.edge import SERVICE_HEADER
-from shared.rules import create
-from shared.severity import SEVERITIES, severity_code
 from shared.store import open_store
-from shared.store.counters import Counters
 from tests.support.seeding import explain as plan_of
-from tests.support.seeding import insert_alerts
 
-ENVIRONMENTS = {"Production": 50, "Development": 25, "Staging": 15, "QA": 10}
-SEVERITY_WEIGHTS = {
-    "security": 0.5, "critical": 3, "major": 10, "minor": 15, "warning": 20, "indeterminate": 2,
-    "informational": 10, "normal": 14, "ok": 8, "cleared": 8, "debug": 4, "trace": 2, "unknown": 3.5,
-}
-ACTIVE_STATUSES = {"open": 60, "ack": 15, "assign": 3, "shelved": 5, "blackout": 2, "closed": 10, "expired": 5}
-SERVICES = [f"svc-{n:02d}" for n in range(60)]
-SECRET = secrets.token_urlsafe(24)  # the query service's SERVICE_SECRET for this run
-TAGS = [f"tag-{n:02d}" for n in range(30)]
-EVENTS = [f"Event{n:03d}" for n in range(200)]
 LIST = [("environment", "Production"), ("status", "open"), ("sort-by", "severity")]
 ENDPOINTS = {
     "list": ("list (Production, open, by severity, page 1)", "/alerts", LIST),
@@ -91,51 +70,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                            "directory reuses the alerts already seeded")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generated alerts")
     return parser.parse_args(argv)
-
-
-class Alerts:
-    """An endless, reproducible stream of stored alert documents, built by the ingest rules."""
-
-    def __init__(self, seed: int, now: datetime) -> None:
-        self.rng = random.Random(seed)
-        self.now = now
-        self.count = 0
-
-    def pick(self, weights: Mapping[str, float]) -> str:
-        return self.rng.choices(list(weights), list(weights.values()))[0]
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        while True:
-            yield self.next()
-
-    def next(self) -> dict[str, Any]:
-        rng, n = self.rng, self.count
-        self.count += 1
-        severity = self.pick(SEVERITY_WEIGHTS)
-        at = self.now - timedelta(seconds=int(rng.expovariate(1 / (7 * 86400))) % (30 * 86400))
-        received = {
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "user": None, "status": None,
-            # about four alerts per resource, each with another event (the identity stays unique)
-            "resource": f"host-{n // 4:07d}", "event": EVENTS[(n // 4 * 7 + n % 4 * 13) % len(EVENTS)],
-            "environment": self.pick(ENVIRONMENTS), "severity": severity, "correlate": [],
-            "service": rng.sample(SERVICES[: rng.choice((10, 30, 60))], rng.choice((1, 1, 1, 2, 3))),
-            "group": rng.choice(("Network", "OS", "Database", "Web", "Misc")), "value": str(rng.randint(0, 100)),
-            "text": "threshold exceeded on the monitored resource", "tags": rng.sample(TAGS, rng.randint(0, 3)),
-            "attributes": {"region": rng.choice(("eu", "us", "ap"))}, "origin": "bench/query",
-            "type": "exceptionAlert", "createTime": at, "timeout": 86400, "rawData": "",
-        }
-        doc = create(received, at, 100)
-        doc["status"] = "closed" if doc["status"] == "closed" else self.pick(ACTIVE_STATUSES)
-        doc["duplicateCount"] = int(rng.expovariate(0.5)) if rng.random() < 0.4 else 0
-        doc["_v"] = received["id"]
-        if rng.random() < 0.2:  # some alerts changed severity a few times
-            for step in range(rng.randint(1, 3)):
-                entry = dict(doc["history"][-1], type="severity", severity=rng.choice(SEVERITIES),
-                             updateTime=at + timedelta(seconds=step + 1))
-                doc["history"].append(entry)
-            latest = doc["history"][-1]["severity"]
-            doc.update(severity=latest, severityCode=severity_code(latest))
-        return doc
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -174,64 +108,6 @@ def plan_summary(plan: dict[str, Any]) -> str:
         parts.append(name)
         stage = stage.get("inputStage") or (stage.get("inputStages") or [None])[0] or {}
     return " <- ".join(parts) or "(no plan reported)"
-
-
-@asynccontextmanager
-async def query_service(database_url: str, logs: Path) -> AsyncIterator[str]:
-    """The query service as its own process, exactly as ``alertbus query`` runs in production."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "QUERY_PORT": str(port), "LOG_LEVEL": "WARNING",
-           "PYTHONUNBUFFERED": "1", "SERVICE_SECRET": SECRET}
-    with open(logs / "query.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "services.query"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_up(url, process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-async def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the query service exited with code {process.returncode}")
-            try:
-                async with session.get(f"{url}/management/status") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the query service did not start")
-            await asyncio.sleep(0.2)
-
-
-async def seed_to(queries: AlertQueries, alerts: Alerts, target: int) -> float:
-    """Insert alerts until ``target`` are stored; returns documents per second."""
-    wanted = target - alerts.count
-    started = time.perf_counter()
-    stream = (alerts.next() for _ in range(wanted))
-    await insert_alerts(queries.store, stream)
-    elapsed = time.perf_counter() - started
-    return wanted / elapsed if elapsed else 0.0
-
-
-async def build_counters(counters: Counters, stored: int) -> None:
-    """What an ingest worker does at start-up: the counters' indexes, and a first build for existing alerts."""
-    built = await counters.built()
-    started = time.perf_counter()
-    await counters.start_up()
-    if stored and not built:
-        print(f"counters built from {stored:,} alerts in {time.perf_counter() - started:.1f}s", flush=True)
 
 
 async def checkpoint(url: str, stored: int, args: argparse.Namespace, logs: Path, queries: AlertQueries) -> None:
@@ -273,13 +149,6 @@ async def measure_page(queries: AlertQueries, requests: int, budget: float) -> t
         await queries.severity_page(flt, query.sort, counts, 0, query.page_size, history=False, raw_data=False)
         times.append((time.perf_counter() - started) * 1000)
     return times, counts.total
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    if not path.exists():
-        return ""
-    text = path.read_text(errors="replace").splitlines()[-lines:]
-    return "".join(f"    | {line}\n" for line in text)
 
 
 async def explain(queries: AlertQueries) -> None:

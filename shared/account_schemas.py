@@ -33,9 +33,9 @@ class _Attributes(Schema):
         check_attributes(value)
 
 
-class NewUserBody(_Body, _Attributes):
-    """``POST /user`` (today's shape), ``POST /auth/signup``: a login is ``login`` or else ``email``; the name
-    defaults to the login (the ``alerta`` client sends ``null`` without ``--name``)."""
+class _UserFields(_Body, _Attributes):
+    """A user's fields, each optional, as a new user and a change both take them (in this order: a body's problems
+    are named in it)."""
 
     name = Line(lim.USER_CHARS, 1, load_default=None, allow_none=True)
     login = Line(lim.USER_CHARS, 1, load_default=None, allow_none=True)
@@ -47,6 +47,18 @@ class NewUserBody(_Body, _Attributes):
     attributes = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
                              validate=items(lim.ATTRIBUTE_KEYS))
     email_verified = fields.Boolean(load_default=None, allow_none=True)
+
+
+class WhiteListBody(_Body):
+    """``POST /user`` (v3: an e-mail address white-listed by a sponsor)"""
+
+    user = fields.Email(required=True, validate=chars(lim.USER_CHARS))
+    sponsor = Line(lim.USER_CHARS, load_default=None, allow_none=True)
+
+
+class NewUserBody(_UserFields):
+    """``POST /user`` (today's shape), ``POST /auth/signup``: a login is ``login`` or else ``email``; the name
+    defaults to the login (the ``alerta`` client sends ``null`` without ``--name``)."""
 
     @validates("email")
     def _email_unicode(self, value: str | None, **kwargs: Any) -> None:
@@ -60,20 +72,11 @@ class NewUserBody(_Body, _Attributes):
         return data
 
 
-class UserUpdateBody(_Body, _Attributes):
+class UserUpdateBody(_UserFields):
     """``PUT /user/{id}``, ``PUT /user/me``: what is named changes; ``null`` (and an empty role list, which the
-    ``alerta`` client sends when no role is given) changes nothing."""
+    ``alerta`` client sends when no role is given) changes nothing. A new password is never empty."""
 
-    name = Line(lim.USER_CHARS, 1, load_default=None, allow_none=True)
-    login = Line(lim.USER_CHARS, 1, load_default=None, allow_none=True)
-    email = fields.Email(load_default=None, allow_none=True, validate=chars(lim.USER_CHARS))
     password = Text(max_chars=PASSWORD_CHARS, min_chars=1, load_default=None, allow_none=True)
-    status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(USER_STATUSES))
-    roles = Roles(load_default=None, allow_none=True)
-    text = Text(max_chars=lim.KEY_TEXT_CHARS, load_default=None, allow_none=True)
-    attributes = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
-                             validate=items(lim.ATTRIBUTE_KEYS))
-    email_verified = fields.Boolean(load_default=None, allow_none=True)
 
 
 class AttributesBody(_Body, _Attributes):
@@ -117,6 +120,7 @@ class KeyUpdateBody(_Body):
     customer = Line(lim.USER_CHARS, load_default=None, allow_none=True)
 
 
+WHITE_LIST_BODY = WhiteListBody()
 NEW_USER_BODY = NewUserBody()
 USER_UPDATE_BODY = UserUpdateBody()
 ATTRIBUTES_BODY = AttributesBody()

@@ -18,6 +18,9 @@ from services import gateway
 from .support import ADMIN_KEY, Stack, session_database, start_stack
 from .support.deploy import Manifests, load_compose, load_manifests
 
+# The console's browser fixtures (browser, console, close_pages): named by the browser tests, started by them only.
+pytest_plugins = ("tests.support.browser",)
+
 
 @pytest_asyncio.fixture(scope="session")
 async def store_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:

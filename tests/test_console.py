@@ -46,6 +46,20 @@ async def test_console_page_opens_without_a_key_at_root_and_under_api(stack: Sta
         assert "<script>" not in body and " style=" not in body  # nothing inline for the policy to allow
 
 
+async def test_api_without_its_slash_redirects_to_the_console_page_keeping_the_query(stack: Stack) -> None:
+    for query in ("", "?status=open&q=a%20b"):
+        async with stack.session.get(f"{stack.url}/api{query}", allow_redirects=False) as resp:
+            assert resp.status == 301 and resp.headers["Location"] == f"api/{query}", resp.headers
+        async with stack.session.get(f"{stack.url}/api{query}") as resp:  # a key is needed nowhere on the way
+            assert resp.status == 200 and resp.content_type == "text/html"
+            assert str(resp.url) == f"{stack.url}/api/{query}"
+            assert_console_headers(resp.headers)
+    status, body = await stack.request("POST", "/api", {"x": 1})  # the page's methods only, as on /
+    assert status == 405 and body["status"] == "error"
+    status, body = await stack.request("GET", "/api/api", auth=False)  # registered once, never under /api
+    assert_error(status, body, 401, "authentication required")
+
+
 async def test_console_files_are_served_with_their_types_and_revalidated(stack: Stack) -> None:
     expected = {"main.js": "text/javascript", "stream.js": "text/javascript", "console.css": "text/css"}
     for name, content_type in expected.items():

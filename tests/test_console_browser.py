@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from tests/support/browser.py are named as test arguments)
 """The console's alert list in a real browser (tests/support/browser.py: Debian's chromium through Playwright,
 against a stack of its own, so the list holds exactly what these tests sent): sign-in, filters and tabs, alerts
 appearing live, phone width, the ``/api/`` prefix, no authentication, and the banner and reconnect across a
@@ -9,26 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from services import gateway
 from shared.severity import SEVERITY_MAP
 
 from .support import Stack, alert, serve, start_stack, unique
-from .support.browser import (  # noqa: F401  (the fixtures: browser, close_pages, console, playwright)
-    LIVE_LIMIT,
-    browser,
-    close_pages,
-    console,
-    open_console,
-    playwright,
-    post,
-    row,
-    shot,
-)
+from .support.browser import BROWSER_TESTS, LIVE_LIMIT, open_console, post, row, shot
 
-pytestmark = pytest.mark.browser
+pytestmark = BROWSER_TESTS
 
 
 async def test_sign_in_refuses_a_bad_key_and_opens_the_list_with_a_good_one(browser: Browser, console: Stack) -> None:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from tests/support/browser.py are named as test arguments)
 """The console's other pages in a real browser (see tests/support/browser.py): an alert's detail and its actions,
 markup in alert fields, heartbeats, the overview, the admin page, and the first render with 10,000 alerts stored.
 The screenshots land in docs/screenshots/."""
@@ -14,21 +13,11 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from .support import Stack, alert, start_stack, unique
-from .support.browser import (  # noqa: F401  (the fixtures: browser, close_pages, console, playwright)
-    LIVE_LIMIT,
-    browser,
-    close_pages,
-    console,
-    open_console,
-    playwright,
-    post,
-    row,
-    shot,
-)
+from .support.browser import BROWSER_TESTS, open_console, post, row, shot
 from .support.documents import BASE_TIME, stored_alert
 from .support.seeding import insert_alerts
 
-pytestmark = pytest.mark.browser
+pytestmark = BROWSER_TESTS
 STORED = 10_000  # alerts stored for the first-render measurement
 
 

@@ -170,8 +170,6 @@ async def test_heartbeats_are_the_senders_customers(tenants: Tenants) -> None:
     ident = body["id"]
     status, body = await t.as_(t.acme, "POST", "/heartbeat", {"origin": origin})
     assert status == 201 and body["id"] == ident  # upserted, the id kept
-    status, reply = await t.as_(t.globex, "POST", "/heartbeat", {"origin": origin})
-    assert_error(status, reply, 409, "another customer")
     status, reply = await t.as_(t.globex, "POST", "/heartbeat", {"origin": origin, "customer": t.acme})
     assert_error(status, reply, 400, "not allowed to set customer")
     assert_error(*(await t.as_(t.globex, "GET", f"/heartbeat/{ident}")), 404)
@@ -182,6 +180,30 @@ async def test_heartbeats_are_the_senders_customers(tenants: Tenants) -> None:
     assert_error(*(await t.as_(t.globex, "DELETE", f"/heartbeat/{ident}")), 404)
     assert (await t.as_(None, "GET", f"/heartbeat/{ident}"))[0] == 200
     assert (await t.as_(t.acme, "DELETE", f"/heartbeat/{ident}"))[0] == 200
+
+
+async def test_two_customers_heartbeats_of_one_origin_are_two_heartbeats(tenants: Tenants) -> None:
+    """A heartbeat is keyed by origin and customer, as in Alerta: each customer upserts its own."""
+    t = tenants
+    origin = unique("origin")
+    ids: dict[str, str] = {}
+    for customer in (t.acme, t.globex, t.acme, t.globex):
+        status, body = await t.as_(customer, "POST", "/heartbeat", {"origin": origin, "tags": [customer]})
+        assert status == 201 and body["heartbeat"]["customer"] == customer, body
+        assert ids.setdefault(customer, body["id"]) == body["id"]  # the second one of each upserted its own
+    assert ids[t.acme] != ids[t.globex]
+    query = f"/heartbeats?{urlencode({'origin': origin})}"
+    status, body = await t.as_(None, "GET", query)  # the admin key sees both
+    assert status == 200 and body["total"] == 2, body
+    assert {h["id"]: (h["customer"], h["tags"]) for h in body["heartbeats"]} == {
+        ids[t.acme]: (t.acme, [t.acme]), ids[t.globex]: (t.globex, [t.globex])}
+    for customer in (t.acme, t.globex):
+        status, body = await t.as_(customer, "GET", query)
+        assert status == 200 and [(h["id"], h["customer"]) for h in body["heartbeats"]] == [(ids[customer], customer)]
+    assert (await t.as_(t.acme, "DELETE", f"/heartbeat/{ids[t.acme]}"))[0] == 200
+    status, body = await t.as_(t.globex, "GET", f"/heartbeat/{ids[t.globex]}")  # the other customer's is kept
+    assert status == 200 and body["heartbeat"]["origin"] == origin
+    assert (await t.as_(None, "DELETE", f"/heartbeat/{ids[t.globex]}"))[0] == 200
 
 
 async def test_blackouts_are_the_creators_customers(tenants: Tenants) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shared.settings import HooksSettings, Settings
+from shared.vouching import vouched_user
 
 from .support.deploy import (
     APP_SERVICES,
@@ -92,6 +93,15 @@ def test_compose_rabbitmq_has_its_own_user_not_guest(compose: dict[str, Any]) ->
         assert (url.username, url.password) == ("alertbus-mq", "mqpw"), name
 
 
+def test_compose_services_validate_once_as_their_broker_user(compose: dict[str, Any]) -> None:
+    """GATEWAY_BROKER_USER is the user of AMQP_URL, whatever RABBITMQ_USER is: validated messages go out vouched."""
+    for values, user in ((COMPOSE_TEST_VALUES, "alertbus-mq"), (ONLY_SECRETS, "alertbus")):
+        services = compose["services"] if values is COMPOSE_TEST_VALUES else render_compose(values)["services"]
+        for name in APP_SERVICES:
+            settings = Settings.from_env({key: str(value) for key, value in services[name]["environment"].items()})
+            assert settings.gateway_broker_user == user and vouched_user(settings) == user, name
+
+
 def test_compose_users_default_and_no_guest_anywhere() -> None:
     rendered = render_compose(ONLY_SECRETS)
     services = rendered["services"]
@@ -157,7 +167,7 @@ def test_compose_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
     assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
     assert services["rabbitmq"]["image"] == "rabbitmq:3.13-management"
     mongo_check = services["mongodb"]["healthcheck"]["test"]
-    assert services["mongodb"]["image"] == "mongo:7" and "mongosh" in mongo_check and "ping" in mongo_check[-1]
+    assert services["mongodb"]["image"] == "mongo:8" and "mongosh" in mongo_check and "ping" in mongo_check[-1]
     for name in APP_SERVICES:
         test = services[name]["healthcheck"]["test"]
         assert test[0] == "CMD"

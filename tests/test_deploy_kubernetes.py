@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from shared.settings import Settings
+from shared.vouching import vouched_user
 
 from .support.deploy import (
     APP_SERVICES,
@@ -81,6 +82,7 @@ def test_configmap_holds_the_settings_the_services_read(k8s: Manifests) -> None:
     assert set(CONFIG_KEYS) <= set(data), set(CONFIG_KEYS) - set(data)
     assert all(isinstance(value, str) for value in data.values()), "ConfigMap values must be strings"
     assert data["AMQP_URL"] == "amqp://guest:guest@rabbitmq:5672/"
+    assert data["GATEWAY_BROKER_USER"] == "guest", "the user of AMQP_URL: the services validate once"
     assert data["DATABASE_URL"] == "mongodb://mongodb:27017/alertbus"
     assert data["HOST"] == "0.0.0.0"
     assert "ADMIN_KEY" not in data, "ADMIN_KEY belongs in the Secret"
@@ -94,6 +96,7 @@ def test_configmap_holds_the_settings_the_services_read(k8s: Manifests) -> None:
     assert (settings.gateway.port, settings.query.port, settings.hooks.port) == (8080, 8081, 8082)
     assert settings.host == "0.0.0.0" and settings.auth_required and settings.shards == 8
     assert settings.ingest.port == 8083 and settings.log_format == "json"
+    assert vouched_user(settings) == "guest"
     schedules = settings.ingest.housekeeping_interval, settings.ingest.heartbeat_watch_interval
     assert min(schedules) > 0, "the schedules are on"
 

@@ -108,6 +108,8 @@ def test_heartbeat_alert_as_the_alerta_client_builds_it() -> None:
         "o/1", "major", ["a", "b"], "45s", ["t"])
     ok = heartbeat_alert(beat, OK, 0, 86400)
     assert (ok["severity"], ok["text"], ok["timeout"]) == ("normal", "Heartbeat OK", 86400)
+    assert fail["customer"] is None  # a heartbeat without a customer
+    assert heartbeat_alert({**beat, "customer": "Acme"}, FAIL, 45, 86400)["customer"] == "Acme"
 
 
 async def test_heartbeat_fail_within_seconds_of_expiry_and_closed_within_seconds_of_a_fresh_heartbeat(

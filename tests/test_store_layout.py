@@ -5,6 +5,7 @@ every test that reads it meanwhile) must keep."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest_asyncio
@@ -12,8 +13,9 @@ from pymongo import ASCENDING
 
 from shared.store import AlertWrite, Store
 from shared.store.core import OBSOLETE_INDEXES, lookup_keys
+from shared.store.heartbeats import HEARTBEAT_KEY_INDEX, OLD_KEY_INDEX
 
-from .support import own_store
+from .support import own_store, unique
 from .support.documents import environment, stored_alert
 
 
@@ -59,3 +61,37 @@ async def test_an_earlier_versions_database_gets_lookup_keys_and_loses_its_old_i
     await store.ensure_indexes()
     assert await _resource(store, old["_id"][:8]) == "old-layout"
     assert not OBSOLETE_INDEXES & (await store.alerts.index_information()).keys()
+
+
+def _beat(origin: str, customer: str | None) -> dict[str, Any]:
+    return {"id": unique("hb"), "origin": origin, "customer": customer, "tags": [], "attributes": {},
+            "createTime": datetime.now(UTC), "timeout": 60, "receiveTime": datetime.now(UTC)}
+
+
+async def test_an_earlier_versions_heartbeat_index_on_the_origin_alone_becomes_origin_and_customer(
+        store: Store) -> None:
+    await store.heartbeats.drop_index(HEARTBEAT_KEY_INDEX)
+    await store.heartbeats.create_index([("origin", ASCENDING)], unique=True, name=OLD_KEY_INDEX)
+    origin = unique("origin")
+    kept = await store.save_heartbeat(_beat(origin, "Acme"))
+    await store.ensure_indexes()
+    await store.ensure_indexes()  # idempotent: the second start changes nothing
+    indexes = await store.heartbeats.index_information()
+    assert OLD_KEY_INDEX not in indexes
+    assert indexes[HEARTBEAT_KEY_INDEX]["key"] == [("origin", ASCENDING), ("customer", ASCENDING)]
+    assert indexes[HEARTBEAT_KEY_INDEX]["unique"] is True
+    other, bare = await store.save_heartbeat(_beat(origin, "Globex")), await store.save_heartbeat(_beat(origin, None))
+    again = await store.save_heartbeat(_beat(origin, "Acme"))
+    assert again["_id"] == kept["_id"] and len({kept["_id"], other["_id"], bare["_id"]}) == 3
+    assert bare["customer"] is None and (await store.save_heartbeat(_beat(origin, None)))["_id"] == bare["_id"]
+    assert await store.heartbeats.count_documents({"origin": origin}) == 3
+
+
+async def test_an_index_named_origin_with_another_key_is_left_alone(store: Store) -> None:
+    """Only the earlier version's index (unique on the origin alone) is dropped, never one an operator made."""
+    await store.heartbeats.drop_index(HEARTBEAT_KEY_INDEX)
+    await store.heartbeats.create_index([("origin", ASCENDING), ("timeout", ASCENDING)], name=OLD_KEY_INDEX)
+    await store.ensure_indexes()
+    indexes = await store.heartbeats.index_information()
+    assert indexes[OLD_KEY_INDEX]["key"] == [("origin", ASCENDING), ("timeout", ASCENDING)]
+    assert HEARTBEAT_KEY_INDEX in indexes

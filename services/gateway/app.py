@@ -25,7 +25,7 @@ from .admin import ADMIN_ROUTES
 from .auth import auth_middleware
 from .blackouts import BLACKOUT_ROUTES
 from .commands import COMMAND_ROUTES
-from .console import CONSOLE_ROUTES
+from .console import API_ROOT_ROUTE, CONSOLE_ROUTES
 from .customers import CUSTOMER_ROUTES
 from .keys import ACCOUNTS, CLIENT, KEYRING, METRICS, POLICY, RPC, SETTINGS, STORE, THROTTLE
 from .login import accounts_context
@@ -100,6 +100,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> web.Applic
     add_routes(app, ALERT_ROUTES + COMMAND_ROUTES + NOTE_ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES + MANAGEMENT_ROUTES
                + OPENAPI_ROUTES + BLACKOUT_ROUTES + CUSTOMER_ROUTES + CONSOLE_ROUTES + STREAM_ROUTES)
     add_ops_routes(app, "gateway", metrics, settings, Probes(lambda: app[STORE], lambda: app[RPC].connection))
+    app.router.add_route(*API_ROOT_ROUTE)
     # Every other GET is a read: the query service answers it (the known reads are named, so that another method
     # on their paths is a 405). Any other method on a path no route serves is a 404 (as in Alerta), not the 405
     # the GET catch-all would make of it.

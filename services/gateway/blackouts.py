@@ -18,7 +18,6 @@ from shared import blackout_events as events
 from shared.blackout_schema import BLACKOUT_BODY, BlackoutBody
 from shared.blackouts import ACTIVE, EXPIRED, PENDING, STATUSES, priority, remaining, status
 from shared.broker import BrokerUnavailable
-from shared.customers import customer_filter
 from shared.fieldtypes import isoformat
 from shared.http import ApiError, Handler, base_url, json_response, read_json
 from shared.paging import check_page, listed, page_count, page_keys
@@ -28,7 +27,8 @@ from shared.store.blackouts import MAX_CURRENT, BlackoutStore
 
 from .auth import PRINCIPAL
 from .keys import RPC, SETTINGS, STORE
-from .tenancy import bound, check_visible, customer_for_write
+from .listing import exact_filters, own_customers, sort_keys
+from .tenancy import check_visible, customer_for_write
 from .views import require
 
 log = logging.getLogger("alertbus.gateway.blackouts")
@@ -44,6 +44,7 @@ SORTS = {"priority": ("priority", 1), "environment": ("environment", 1), "servic
          "resource": ("resource", 1), "event": ("event", 1), "group": ("group", 1), "tags": ("tags", 1),
          "customer": ("customer", 1), "startTime": ("startTime", -1), "endTime": ("endTime", -1),
          "duration": ("duration", 1), "user": ("user", 1), "createTime": ("createTime", -1), "text": ("text", 1)}
+TIEBREAK = [("createTime", 1), ("_id", 1)]  # after what sort-by asks for: the order is total
 CONTROLS = ("page", "page-size", "sort-by", "status", "api-key", "_")
 
 
@@ -167,20 +168,15 @@ async def delete_blackout(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+def _no_patterns(name: str, values: list[str]) -> None:
+    if any(value.startswith("~") for value in values):
+        raise ApiError(400, f"{name}: patterns (~) are not supported in blackout filters; give exact values")
+
+
 def _query(request: web.Request, now: datetime) -> dict[str, Any]:
     """The store filter of GET /blackouts: exact values only (a deliberate difference: Alerta's ``~`` patterns
     are not taken), every unknown parameter a 400 as in Alerta."""
-    query: dict[str, Any] = {}
-    for name in request.query:
-        if name in CONTROLS:
-            continue
-        field = FILTERS.get(name.removesuffix("!"))
-        if field is None:
-            raise ApiError(400, f"Invalid filter parameter: {name}")
-        values = request.query.getall(name)
-        if any(value.startswith("~") for value in values):
-            raise ApiError(400, f"{name}: patterns (~) are not supported in blackout filters; give exact values")
-        query[field] = {"$nin" if name.endswith("!") else "$in": values}
+    query = exact_filters(request, FILTERS, CONTROLS, _no_patterns)
     wanted = request.query.getall("status", [])
     unknown = [value for value in wanted if value not in STATUSES]
     if unknown:
@@ -189,8 +185,7 @@ def _query(request: web.Request, now: datetime) -> dict[str, Any]:
         rules = {PENDING: {"startTime": {"$gt": now}}, EXPIRED: {"endTime": {"$lte": now}},
                  ACTIVE: {"startTime": {"$lte": now}, "endTime": {"$gt": now}}}
         query["$or"] = [rules[value] for value in dict.fromkeys(wanted)]
-    own = customer_filter(bound(request))  # a bound caller lists its customers' blackouts only
-    return {"$and": [query, own]} if query and own else query or own
+    return own_customers(request, query)  # a bound caller lists its customers' blackouts only
 
 
 def _number(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:
@@ -206,24 +201,14 @@ def _number(request: web.Request, name: str, default: int, minimum: int, maximum
     return value
 
 
-def _sort(request: web.Request) -> list[tuple[str, int]]:
-    sort = []
-    for raw in request.query.getall("sort-by", []):
-        name = raw.removeprefix("-")
-        if name not in SORTS:
-            raise ApiError(400, f"Sorting by '{name[:64]}' field not supported.")
-        field, direction = SORTS[name]
-        sort.append((field, -direction if raw.startswith("-") else direction))
-    return [*sort, ("createTime", 1), ("_id", 1)]
-
-
 async def list_blackouts(request: web.Request) -> web.Response:
     require(request, "read:blackouts")
     now = datetime.now(UTC)
     query = _query(request, now)
     page = _number(request, "page", 1, -1_000_000, 1_000_000)
     size = _number(request, "page-size", request.app[SETTINGS].query.default_page_size, 1, MAX_PAGE_SIZE)
-    total, docs = await _repository(request).list_blackouts(query, _sort(request), max(page - 1, 0) * size, size)
+    sort = sort_keys(request, SORTS, TIEBREAK)
+    total, docs = await _repository(request).list_blackouts(query, sort, max(page - 1, 0) * size, size)
     if page < 1:  # as Alerta's blackout list: a page below the first is a 416 too
         raise ApiError(416, f"page out of range: 1-{page_count(total, size)}")
     check_page(page, size, total)

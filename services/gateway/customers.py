@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp import web
 
 from shared import limits as lim
-from shared.customers import customer_filter
 from shared.fieldtypes import Line
 from shared.http import ApiError, Handler, base_url, json_response, read_json
 from shared.paging import check_page, listed, page_keys
@@ -20,13 +19,13 @@ from shared.store.customers import CustomerStore
 
 from .commands import method_override
 from .keys import SETTINGS, STORE
-from .listing import number
-from .tenancy import bound, check_visible
+from .listing import exact_filters, number, own_customers, sort_keys
+from .tenancy import check_visible
 from .views import require
 
 MAX_PAGE_SIZE = 1000
 FILTERS = {"id": "_id", "match": "match", "customer": "customer"}  # parameter -> stored field (exact values)
-SORTS = {"match": "match", "customer": "customer"}
+SORTS = {"match": ("match", 1), "customer": ("customer", 1)}  # sort-by: parameter -> (stored field, direction)
 CONTROLS = ("page", "page-size", "sort-by", "api-key", "_")
 # Alerta's scopes: admin:customers for the writes, read:customers for the reads.
 WRITE_SCOPE, READ_SCOPE = "admin:customers", "read:customers"
@@ -107,34 +106,11 @@ async def delete_customer(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-def _query(request: web.Request) -> dict[str, Any]:
-    """Exact values of ``id``, ``match``, ``customer`` (repeat = any of them, ``name!`` excludes); the caller's own
-    customers only when it is bound. Any other parameter is a 400, as in the blackouts' list."""
-    query: dict[str, Any] = {}
-    for name in request.query:
-        if name in CONTROLS:
-            continue
-        field = FILTERS.get(name.removesuffix("!"))
-        if field is None:
-            raise ApiError(400, f"Invalid filter parameter: {name[:64]}")
-        query[field] = {"$nin" if name.endswith("!") else "$in": request.query.getall(name)}
-    own = customer_filter(bound(request))
-    return {"$and": [query, own]} if query and own else query or own
-
-
-def _sort(request: web.Request) -> list[tuple[str, int]]:
-    sort = []
-    for raw in request.query.getall("sort-by", []):
-        name = raw.removeprefix("-")
-        if name not in SORTS:
-            raise ApiError(400, f"Sorting by '{name[:64]}' field not supported.")
-        sort.append((SORTS[name], -1 if raw.startswith("-") else 1))
-    return [*sort, ("customer", 1), ("match", 1), ("_id", 1)]
-
-
 async def list_customers(request: web.Request) -> web.Response:
+    """Exact values of ``id``, ``match``, ``customer``; the caller's own customers only when it is bound."""
     require(request, READ_SCOPE)
-    query, sort = _query(request), _sort(request)
+    query = own_customers(request, exact_filters(request, FILTERS, CONTROLS))
+    sort = sort_keys(request, SORTS, [("customer", 1), ("match", 1), ("_id", 1)])
     page = number(request, "page", 1, 10**9)
     size = number(request, "page-size", request.app[SETTINGS].query.default_page_size, MAX_PAGE_SIZE)
     total, docs = await customer_store(request).list_customers(query, sort, (page - 1) * size, size)

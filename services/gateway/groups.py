@@ -9,23 +9,19 @@ from typing import Any
 from aiohttp import web
 
 from shared.account_schemas import GROUP_BODY
-from shared.http import ApiError, Handler, base_url, json_response, read_json
+from shared.http import ApiError, Handler, json_response, read_json
 from shared.schemas import load_body
-from shared.store.accounts import AlreadyExists
 from shared.users import user_body
 
 from .keys import USERS
 from .listing import one_page
+from .records import changed, changes_named, created, deleted, public_base
 from .views import require
 
 
 def group_body(doc: dict[str, Any], base: str) -> dict[str, Any]:
     return {"id": doc["_id"], "href": f"{base}/group/{doc['_id']}", "name": doc["name"], "text": doc.get("text") or "",
             "count": len(doc.get("users") or [])}
-
-
-def _base(request: web.Request) -> str:
-    return base_url(request, api_prefix=True)
 
 
 async def _group(request: web.Request) -> dict[str, Any]:
@@ -41,49 +37,35 @@ async def create_group(request: web.Request) -> web.Response:
     if not body.get("name"):
         raise ApiError(400, "Missing mandatory value for name")
     doc = {"_id": str(uuid.uuid4()), "name": body["name"], "text": body.get("text") or "", "users": []}
-    try:
-        await request.app[USERS].add_group(doc)
-    except AlreadyExists:
-        raise ApiError(409, f"group {body['name']} already exists") from None
-    shown = group_body(doc, _base(request))
-    return json_response({"status": "ok", "id": doc["_id"], "group": shown}, status=201,
-                         headers={"Location": shown["href"]})
+    return await created(request, "group", doc, request.app[USERS].add_group(doc),
+                         f"group {body['name']} already exists", group_body)
 
 
 async def get_group(request: web.Request) -> web.Response:
     require(request, "read:groups")
-    return json_response({"status": "ok", "total": 1, "group": group_body(await _group(request), _base(request))})
+    return json_response({"status": "ok", "total": 1, "group": group_body(await _group(request), public_base(request))})
 
 
 async def group_users(request: web.Request) -> web.Response:
     require(request, "read:groups")
     doc = await _group(request)
     members = await request.app[USERS].by_ids(list(doc.get("users") or []))
-    shown = [user_body(user, _base(request)) for user in members]
+    shown = [user_body(user, public_base(request)) for user in members]
     return json_response({"status": "ok", "users": shown, "total": len(shown)})
 
 
 async def list_groups(request: web.Request) -> web.Response:
     require(request, "read:groups")
-    groups = [group_body(doc, _base(request)) for doc in await request.app[USERS].list_groups()]
+    groups = [group_body(doc, public_base(request)) for doc in await request.app[USERS].list_groups()]
     return one_page(request, "groups", groups)
 
 
 async def update_group(request: web.Request) -> web.Response:
     require(request, "admin:groups")
-    payload = await read_json(request)
-    body = load_body(GROUP_BODY, payload)
-    changes = {name: value for name, value in body.items() if value is not None}
-    if not changes:
-        raise ApiError(400, "nothing to change")
+    changes = changes_named(load_body(GROUP_BODY, await read_json(request)))
     await _group(request)
-    try:
-        doc = await request.app[USERS].update_group(request.match_info["id"], changes)
-    except AlreadyExists:
-        raise ApiError(409, f"group {changes.get('name')} already exists") from None
-    if doc is None:
-        raise ApiError(404, "not found")
-    return json_response({"status": "ok", "group": group_body(doc, _base(request))})
+    return await changed(request, "group", request.app[USERS].update_group(request.match_info["id"], changes),
+                         f"group {changes.get('name')} already exists", group_body)
 
 
 async def _membership(request: web.Request, member: bool) -> web.Response:
@@ -107,9 +89,7 @@ async def remove_member(request: web.Request) -> web.Response:
 
 async def delete_group(request: web.Request) -> web.Response:
     require(request, "admin:groups")
-    if not await request.app[USERS].delete_group(request.match_info["id"]):
-        raise ApiError(404, "not found")
-    return json_response({"status": "ok"})
+    return await deleted(request.app[USERS].delete_group(request.match_info["id"]))
 
 
 GROUP_ROUTES: list[tuple[str, str, Handler]] = [

@@ -10,24 +10,20 @@ from typing import Any
 from aiohttp import web
 
 from shared.account_schemas import PERM_BODY
-from shared.http import ApiError, Handler, base_url, json_response, read_json
+from shared.http import ApiError, Handler, json_response, read_json
 from shared.schemas import load_body
 from shared.scopes import SCOPES, SYSTEM_ROLES, within
-from shared.store.accounts import AlreadyExists
 
 from .auth import PRINCIPAL
 from .keys import USERS
 from .listing import filters, one_page
+from .records import changed, changes_named, created, deleted, public_base
 from .views import require
 
 
 def perm_body(doc: dict[str, Any], base: str) -> dict[str, Any]:
     return {"id": doc["_id"], "href": f"{base}/perm/{doc['_id']}", "match": doc["match"],
             "scopes": list(doc.get("scopes") or [])}
-
-
-def _base(request: web.Request) -> str:
-    return base_url(request, api_prefix=True)
 
 
 def _check(request: web.Request, match: str | None, scopes: list[str] | None) -> None:
@@ -46,13 +42,8 @@ async def create_perm(request: web.Request) -> web.Response:
         raise ApiError(400, "match: a role to match is required")
     _check(request, body["match"], body.get("scopes"))
     doc = {"_id": str(uuid.uuid4()), "match": body["match"], "scopes": body.get("scopes") or []}
-    try:
-        await request.app[USERS].add_perm(doc)
-    except AlreadyExists:
-        raise ApiError(409, f"{body['match']} role already exists") from None
-    shown = perm_body(doc, _base(request))
-    return json_response({"status": "ok", "id": doc["_id"], "permission": shown}, status=201,
-                         headers={"Location": shown["href"]})
+    return await created(request, "permission", doc, request.app[USERS].add_perm(doc),
+                         f"{body['match']} role already exists", perm_body)
 
 
 async def get_perm(request: web.Request) -> web.Response:
@@ -60,12 +51,12 @@ async def get_perm(request: web.Request) -> web.Response:
     doc = await request.app[USERS].perm(request.match_info["id"])
     if doc is None:
         raise ApiError(404, "not found")
-    return json_response({"status": "ok", "total": 1, "permission": perm_body(doc, _base(request))})
+    return json_response({"status": "ok", "total": 1, "permission": perm_body(doc, public_base(request))})
 
 
 async def list_perms(request: web.Request) -> web.Response:
     require(request, "read:perms")
-    base = _base(request)
+    base = public_base(request)
     system = [{"_id": role, "match": role, "scopes": list(scopes)} for role, scopes in SYSTEM_ROLES.items()]
     listed = system + await request.app[USERS].list_perms()
     query = filters(request, {"scope": "scopes", "scopes": "scopes", "match": "match"})
@@ -77,25 +68,15 @@ async def list_perms(request: web.Request) -> web.Response:
 
 async def update_perm(request: web.Request) -> web.Response:
     require(request, "admin:perms")
-    body = load_body(PERM_BODY, await read_json(request))
-    changes = {name: value for name, value in body.items() if value is not None}
-    if not changes:
-        raise ApiError(400, "nothing to change")
+    changes = changes_named(load_body(PERM_BODY, await read_json(request)))
     _check(request, changes.get("match"), changes.get("scopes"))
-    try:
-        doc = await request.app[USERS].update_perm(request.match_info["id"], changes)
-    except AlreadyExists:
-        raise ApiError(409, f"{changes.get('match')} role already exists") from None
-    if doc is None:
-        raise ApiError(404, "not found")
-    return json_response({"status": "ok", "permission": perm_body(doc, _base(request))})
+    return await changed(request, "permission", request.app[USERS].update_perm(request.match_info["id"], changes),
+                         f"{changes.get('match')} role already exists", perm_body)
 
 
 async def delete_perm(request: web.Request) -> web.Response:
     require(request, "admin:perms")
-    if not await request.app[USERS].delete_perm(request.match_info["id"]):
-        raise ApiError(404, "not found")
-    return json_response({"status": "ok"})
+    return await deleted(request.app[USERS].delete_perm(request.match_info["id"]))
 
 
 async def list_scopes(request: web.Request) -> web.Response:

@@ -8,8 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.account_schemas import WHITE_LIST_BODY
 from shared.http import ApiError, base_url, json_response
-from shared.schemas import USER_BODY, load_body
+from shared.schemas import load_body
 from shared.store.accounts import AlreadyExists
 
 from .auth import PRINCIPAL
@@ -24,7 +25,7 @@ def whitelist_body(doc: dict[str, Any]) -> dict[str, Any]:
 
 async def create_whitelisted(request: web.Request, payload: Any) -> web.Response:
     require(request, "admin:users")
-    body = load_body(USER_BODY, payload)
+    body = load_body(WHITE_LIST_BODY, payload)
     sponsor = body.get("sponsor") or request[PRINCIPAL].user
     try:
         doc = await request.app[ACCOUNTS].add_user(body["user"], sponsor, datetime.now(UTC))

@@ -50,7 +50,8 @@ LEASE_CHECK = 1.0  # seconds: how late a holder that lost its lease may notice i
 
 def heartbeat_alert(heartbeat: dict[str, Any], event: str, since: int, alert_timeout: int) -> dict[str, Any]:
     """The alert for a heartbeat, as the ``alerta`` client builds it (environment, service and group may be set
-    by the heartbeat's attributes)."""
+    by the heartbeat's attributes; the customer is the heartbeat's, so that two customers' heartbeats of one origin
+    raise and close two alerts)."""
     attributes = heartbeat.get("attributes") or {}
     service = attributes.get("service") or "alertbus"
     failed = event == FAIL
@@ -61,7 +62,7 @@ def heartbeat_alert(heartbeat: dict[str, Any], event: str, since: int, alert_tim
         "group": str(attributes.get("group") or "System"), "value": f"{since}s" if failed else "",
         "text": f"Heartbeat not received in {heartbeat['timeout']} seconds" if failed else "Heartbeat OK",
         "tags": list(heartbeat.get("tags") or []), "origin": ORIGIN, "type": "heartbeatAlert",
-        "timeout": alert_timeout,
+        "timeout": alert_timeout, "customer": heartbeat.get("customer"),
     }
 
 

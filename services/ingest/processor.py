@@ -34,7 +34,6 @@ from shared.settings import Settings
 from shared.signing import SIGNATURE_HEADER, signed_by_service
 from shared.store import Store, StoreUnavailable, now_ms
 from shared.store.group_cache import GroupCache
-from shared.store.heartbeats import OriginTaken
 
 from .blackouts import BlackoutCache
 from .groups import Attempted, Item, Settle, apply_groups, error_body
@@ -254,12 +253,7 @@ class Processor:
                 item.finish(Settle.ACK, 404, error_body(404, "not found"), "not-found")
             return
         heartbeat["receiveTime"] = now_ms()
-        try:
-            doc = await self.store.save_heartbeat(heartbeat)
-        except OriginTaken:
-            taken = error_body(409, "this heartbeat origin belongs to another customer")
-            item.finish(Settle.ACK, 409, taken, "refused")
-            return
+        doc = await self.store.save_heartbeat(heartbeat)
         self.metrics.heartbeats_received.inc()
         body = heartbeat_body(doc, self.settings.rules.heartbeat_max_latency_ms)
         item.event = due_event(doc, heartbeat["receiveTime"], self.settings.ingest.heartbeat_watch_interval)

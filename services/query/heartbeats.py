@@ -29,7 +29,8 @@ async def get_heartbeat(request: web.Request) -> web.Response:
 
 async def get_heartbeats(request: web.Request) -> web.Response:
     """One page, paged in the store: ``status`` depends on the clock, so the store matches it against ``now``,
-    the same instant the page is rendered with (one heartbeat per origin is still no bound on their number)."""
+    the same instant the page is rendered with (one heartbeat per origin and customer is still no bound on their
+    number)."""
     settings = request.app[SETTINGS]
     query = parse_heartbeat_query(list(request.query.items()), settings.query.default_page_size)
     now = datetime.now(UTC)

@@ -192,7 +192,7 @@ def severity_slices(counts: Counts, descending: bool, skip: int, limit: int) -> 
 
 # What a listed heartbeat shows (``heartbeat_body``): never an internal field such as the watch's flag.
 HEARTBEAT_SHOWN = {name: 1 for name in (
-    "origin", "tags", "attributes", "type", "createTime", "timeout", "receiveTime")}
+    "origin", "tags", "attributes", "type", "createTime", "timeout", "receiveTime", "customer")}
 HEARTBEAT_STATUSES = frozenset({"ok", "slow", "expired"})
 
 
@@ -203,7 +203,7 @@ def heartbeat_slow(max_latency_ms: int) -> dict[str, Any]:
 
 def heartbeat_status_filter(statuses: Iterable[str], now: datetime, max_latency_ms: int) -> dict[str, Any]:
     """A filter for heartbeats whose computed status is one of ``statuses`` (none or all: no condition). An
-    expression, so no index serves it; heartbeats are one per origin, and the store scans them instead of
+    expression, so no index serves it; heartbeats are one per origin and customer, and the store scans them instead of
     alertbus loading every one."""
     wanted = set(statuses)
     if not wanted or wanted >= HEARTBEAT_STATUSES:

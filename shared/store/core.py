@@ -29,7 +29,7 @@ from pymongo.errors import ConnectionFailure as _ConnectionFailure
 
 from ..metrics import Metrics
 from ..regexes import literal
-from .heartbeats import LONG_AGO, WATCH_AT, WATCH_FLAG, WATCH_INDEX, OriginTaken, heartbeat_deadline
+from .heartbeats import LONG_AGO, WATCH_AT, WATCH_FLAG, WATCH_INDEX, ensure_heartbeat_key, heartbeat_deadline
 from .identity import ensure_identity
 from .slots import JournalSlots
 from .timing import QueryTimeout as QueryTimeout
@@ -147,7 +147,7 @@ class Store:
         await self.alerts.create_index(
             [("status", ASCENDING), ("lastReceiveTime", ASCENDING)], name="housekeeping_delete",
         )
-        await self.heartbeats.create_index([("origin", ASCENDING)], unique=True, name="origin")
+        await ensure_heartbeat_key(self.heartbeats)  # unique (origin, customer); an earlier version's dropped
         if WATCH_INDEX not in await self.heartbeats.index_information():  # heartbeats of an earlier version: due
             await self.heartbeats.update_many({WATCH_AT: {"$exists": False}}, {"$set": {WATCH_AT: LONG_AGO}})
             await self.heartbeats.create_index([(WATCH_AT, ASCENDING)], name=WATCH_INDEX)
@@ -259,7 +259,7 @@ class Store:
 
     @timed
     async def save_heartbeat(self, heartbeat: dict[str, Any]) -> dict[str, Any]:
-        """Upsert by origin; the first id is kept. Sets when the heartbeat watch must look at it next
+        """Upsert by origin and customer; the first id is kept. Sets when the heartbeat watch must look at it next
         (shared/store/heartbeats.py): at its deadline, or at once when the watch flagged it failing."""
         fields = {key: heartbeat.get(key) for key in ("origin", "tags", "attributes", "createTime", "timeout",
                                                       "customer")}
@@ -281,11 +281,7 @@ class Store:
                 if doc is not None:  # always, with upsert and ReturnDocument.AFTER
                     return dict(doc)
             except DuplicateKeyError:
-                # Two first heartbeats of one origin raced (the other one's id wins), or the origin is another
-                # customer's: a heartbeat never passes from one customer to another.
-                if await self.heartbeats.count_documents(
-                        {"origin": heartbeat["origin"], "customer": {"$ne": fields["customer"]}}):
-                    raise OriginTaken(heartbeat["origin"]) from None
+                pass  # two first heartbeats of one origin and customer raced: the other one's id wins, update it
         raise RuntimeError(f"heartbeat upsert for origin {heartbeat['origin']!r} kept conflicting")
 
     @timed

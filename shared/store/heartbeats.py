@@ -14,18 +14,40 @@ alert, and no write of the watch can set one later than the truth.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from pymongo import ASCENDING
+from pymongo.errors import OperationFailure
 
 from .timing import timed
 
 if TYPE_CHECKING:
+    from pymongo.asynchronous.collection import AsyncCollection
+
     from .core import Store
 
 WATCH_AT = "_watchAt"
 WATCH_FLAG = "_failing"
 WATCH_INDEX = "watch_due"
 LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # the _watchAt of heartbeats stored before the field existed: due
+# A heartbeat is one per origin *and customer*, as Alerta keys it: two customers may both send heartbeats of one
+# origin. A heartbeat without a customer has ``customer`` null (save_heartbeat always writes the field).
+HEARTBEAT_KEY = [("origin", ASCENDING), ("customer", ASCENDING)]
+HEARTBEAT_KEY_INDEX = "origin_customer"
+OLD_KEY_INDEX = "origin"  # an earlier version's unique index, on the origin alone
+
+
+async def ensure_heartbeat_key(heartbeats: AsyncCollection[dict[str, Any]]) -> None:
+    """Create the unique index on ``HEARTBEAT_KEY``; an earlier version's unique index on the origin alone is
+    dropped first (it would refuse a second customer's heartbeat of an origin). Idempotent, and safe when several
+    services start at once (a drop another one made first is fine)."""
+    old = (await heartbeats.index_information()).get(OLD_KEY_INDEX)
+    if old is not None and [tuple(key) for key in old.get("key", [])] == [("origin", ASCENDING)]:
+        with contextlib.suppress(OperationFailure):
+            await heartbeats.drop_index(OLD_KEY_INDEX)
+    await heartbeats.create_index(HEARTBEAT_KEY, unique=True, name=HEARTBEAT_KEY_INDEX)
 
 
 def heartbeat_deadline(receive_time: datetime, timeout: int) -> datetime:
@@ -69,8 +91,3 @@ class HeartbeatWatchQueries:
     async def _change(self, heartbeat: dict[str, Any], change: dict[str, Any]) -> bool:
         condition = {"_id": heartbeat["_id"], "receiveTime": heartbeat["receiveTime"]}
         return (await self.heartbeats.update_one(condition, change)).matched_count == 1
-
-
-
-class OriginTaken(Exception):
-    """A heartbeat's origin is another customer's (a heartbeat is one per origin): the sender gets a 409."""

@@ -9,8 +9,8 @@ factories the tests share. Nothing here is collected as a test.
 * ``processes`` — the services as separate OS processes, as in production (``ProcessStack``: bench, chaos);
 * ``rabbit_node`` — a private RabbitMQ node on ports and data of its own (``RabbitNode``), for tests that stop
   or restart the broker itself (the shared one never is);
-* ``alerts``, ``documents``, ``webhooks``, ``broker``, ``metrics`` — bodies, stored documents, webhook payloads,
-  direct AMQP publishing and ``/metrics`` scraping for the tests.
+* ``alerts``, ``notes``, ``documents``, ``webhooks``, ``broker``, ``metrics`` — bodies, notes, stored documents,
+  webhook payloads, direct AMQP publishing and ``/metrics`` scraping for the tests.
 
 The names most tests need are importable from here.
 """

@@ -1,7 +1,9 @@
 """The console's browser tests' tools: Debian's chromium (``apt-get install chromium chromium-driver``) driven
 through Playwright's async API on the test's own event loop (no browser is downloaded), a page that records what
-the browser complained about, and the stack the pages talk to. The fixtures are module-scoped: each test module
-that imports them gets its own browser and stack."""
+the browser complained about, and the stack the pages talk to. A plugin of the session (tests/conftest.py), so
+that a test module names the fixtures without importing them; ``browser`` and ``console`` are module-scoped (each
+test module that uses them gets its own browser and stack, started only then), and a browser test module marks its
+tests with ``BROWSER_TESTS``."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, Playwright, async_playwright
 
@@ -19,6 +22,9 @@ from .stack import Stack, start_stack
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LIVE_LIMIT = 1.0  # seconds from the API's answer to the row on screen
+# A browser test module's ``pytestmark``: the marker, and each test's pages closed after it (their live streams
+# with them).
+BROWSER_TESTS = [pytest.mark.browser, pytest.mark.usefixtures("close_pages")]
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -35,7 +41,7 @@ async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     await browser.close()
 
 
-@pytest_asyncio.fixture(autouse=True)
+@pytest_asyncio.fixture
 async def close_pages(browser: Browser) -> AsyncIterator[None]:
     """Each test's pages are closed after it (their live streams with them)."""
     yield

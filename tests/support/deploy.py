@@ -27,8 +27,8 @@ HTTP_SERVICES = ("gateway", "query", "hooks")  # those with a Service (ingest's 
 MANIFESTS = ("namespace", "configmap", "secret", "gateway", "query", "hooks", "ingest", "hpa", "pdb", "networkpolicy")
 NAMESPACE = "alertbus"
 CONFIG_KEYS = (
-    "AMQP_URL", "BROKER_PREFIX", "DATABASE_URL", "HOST", "PORT", "QUERY_PORT", "HOOKS_PORT", "QUERY_URL",
-    "AUTH_REQUIRED", "ALLOWED_ENVIRONMENTS", "INGEST_SHARDS", "LOG_LEVEL", "LOG_FORMAT", "INGEST_PORT",
+    "AMQP_URL", "GATEWAY_BROKER_USER", "BROKER_PREFIX", "DATABASE_URL", "HOST", "PORT", "QUERY_PORT", "HOOKS_PORT",
+    "QUERY_URL", "AUTH_REQUIRED", "ALLOWED_ENVIRONMENTS", "INGEST_SHARDS", "LOG_LEVEL", "LOG_FORMAT", "INGEST_PORT",
     "HOUSEKEEPING_INTERVAL", "HEARTBEAT_WATCH_INTERVAL", "DELETE_EXPIRED_AFTER", "DELETE_INFO_AFTER",
 )
 SERVICE_PORTS = {"gateway": 8080, "query": 8081, "hooks": 8082, "ingest": 8083}

@@ -58,5 +58,15 @@ async def asset(request: web.Request) -> web.Response:
     return _answer(request, found)
 
 
+async def api_root(request: web.Request) -> web.Response:
+    """``/api`` without its slash: a permanent redirect to the console's page at ``/api/`` (the page's links are
+    relative, so it must be served under the slash), the query string kept. The ``Location`` is relative (``api/``
+    resolved against ``…/api``), so it holds behind a proxy that serves alertbus under a prefix of its own."""
+    query = request.rel_url.raw_query_string
+    return web.Response(status=301, headers={"Location": "api/" + (f"?{query}" if query else ""), **SECURITY_HEADERS})
+
+
 CONSOLE_ROUTES: list[tuple[str, str, Handler]] = [("GET", "/", index), ("GET", "/console/{name}", asset)]
-OPEN_CONSOLE_ROUTES = frozenset(path for _, path, _ in CONSOLE_ROUTES)
+# Registered as it is (add_routes would serve it under /api too, at /api/api): GET only, as the page.
+API_ROOT_ROUTE: tuple[str, str, Handler] = ("GET", "/api", api_root)
+OPEN_CONSOLE_ROUTES = frozenset(path for _, path, _ in [*CONSOLE_ROUTES, API_ROOT_ROUTE])
