@@ -19,8 +19,12 @@ Topology (names get ``BROKER_PREFIX`` in front):
   ``UPDATED_KEY`` (``update.alert``), outside ``alert.#``: notifiers do not take it, the console's stream does.
 * ``alertbus.hooks.pagerduty`` (and ``.retry``) — the PagerDuty notifier's queues, declared by the hooks service
   alone (see services/hooks/notifier.py).
-* Replies (RPC): the worker publishes to the default exchange with the request's ``reply_to`` and
-  ``correlation_id``; the body is ``{"code": <http status>, "body": {...}}``.
+* Replies (RPC): RabbitMQ's direct reply-to — the services publish requests with ``reply_to`` =
+  ``amq.rabbitmq.reply-to`` on the channel that consumes that pseudo-queue, and the worker publishes its reply to
+  the default exchange with the ``reply_to`` it was given (the broker's name for that channel) and the request's
+  ``correlation_id``; the body is ``{"code": <http status>, "body": {...}}``. No reply queue exists: the broker
+  hands the reply straight to the waiting channel (nothing enqueued, stored or acknowledged), and a reply whose
+  channel is gone is dropped — as one to a deleted reply queue was.
 
 Every message the services publish (``RpcClient``) is signed with ``SERVICE_SECRET`` (header
 ``x-alertbus-signature``): the ingest worker trusts the ``user`` header and the ``message_id`` of a signed message
@@ -62,6 +66,7 @@ if TYPE_CHECKING:  # the backlog module builds publishers on this one
 ALERT, HEARTBEAT, COMMAND, HOUSEKEEPING = "alert", "heartbeat", "command", "housekeeping"
 UPDATED_KEY = "update.alert"  # routing key of an alert change that is no created/severity/status/deleted event
 MAX_ROUTING_KEY = 255
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 
 class BrokerUnavailable(RuntimeError):
@@ -107,9 +112,6 @@ class Names:
 
     def shard(self, index: int) -> str:
         return f"{self.ingest}.{index}"
-
-    def reply_queue(self) -> str:
-        return f"{self.prefix}alertbus.reply.{uuid.uuid4().hex}"
 
 
 def routing_key(kind: str, payload: dict[str, Any]) -> str:
@@ -189,17 +191,16 @@ class RpcClient:
         self.names = Names.from_settings(settings)
         self.vouched = vouched_user(settings)
         self.replies = PendingReplies(settings.rpc_timeout)
-        self.reply_to = self.names.reply_queue()
         self.exchange: AbstractExchange | None = None
         self.channel: AbstractChannel | None = None
 
     async def start(self) -> None:
         self.channel = channel = await self.connection.channel(publisher_confirms=True)
         self.exchange, _ = await declare_topology(channel, self.settings)
-        reply_channel = await self.connection.channel(publisher_confirms=False)
-        # Exclusive: deleted with the connection, declared again (same name) by the robust channel on reconnect.
-        queue = await reply_channel.declare_queue(self.reply_to, exclusive=True, auto_delete=True)
-        await queue.consume(self._on_reply, no_ack=True)
+        # Direct reply-to (module doc): consumed on the publishing channel, before any request names it, without
+        # acks (the broker requires both). The robust channel restores the consumer before it publishes again.
+        replies = await channel.declare_queue(DIRECT_REPLY_TO, passive=True)
+        await replies.consume(self._on_reply, no_ack=True)
         self.connection.close_callbacks.add(self._on_connection_lost)
 
     def _on_connection_lost(self, *_: Any) -> None:
@@ -269,7 +270,7 @@ class RpcClient:
                                              user if isinstance(user, str) else None, body)
         message = aio_pika.Message(
             body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type=kind,
-            message_id=message_id, headers=headers, reply_to=self.reply_to if reply else None,
+            message_id=message_id, headers=headers, reply_to=DIRECT_REPLY_TO if reply else None,
             correlation_id=message_id if reply else None, expiration=expiration, user_id=user_id,
         )
         # Alerts, heartbeats and commands go to their shard; a housekeeping request to the queue any worker takes.
