@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 
 class ReplyError(Exception):
@@ -51,9 +54,14 @@ class Reply:
 Answer = tuple[int, dict[str, Any]]  # a reply's code and body
 
 
+# Nineteen digits in a row: maybe an integer orjson would read as a float (it has no big integers); such bodies are
+# read by the standard library, which keeps them exact.
+LONG_DIGITS = re.compile(rb"\d{19}")
+
+
 def parse_reply(raw: bytes) -> Answer:
     """A worker's reply message as (code, body); ``ValueError`` when it is not ``{"code": <int>, "body": {...}}``."""
-    decoded = json.loads(raw)
+    decoded = orjson.loads(raw) if LONG_DIGITS.search(raw) is None else json.loads(raw)
     if not isinstance(decoded, dict) or not isinstance(decoded.get("body"), dict):
         raise ValueError(f"a reply must be {{\"code\": ..., \"body\": {{...}}}}, got {raw[:200]!r}")
     return int(decoded["code"]), decoded["body"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from marshmallow import (
     EXCLUDE,
     Schema,
@@ -34,6 +35,7 @@ from .fieldtypes import (
     items,
 )
 from .limits import MAX_DEPTH
+from .replies import LONG_DIGITS
 from .severity import ACTIONS, DEFAULT_SEVERITY, SEVERITIES, STATUSES
 
 SCOPES = ("read", "write", "admin")
@@ -179,7 +181,15 @@ def _no_constant(name: str) -> Any:
 def parse_json(raw: bytes) -> Any:
     """Decode a body. Nesting is bounded by the decoder itself: it raises ``RecursionError`` at the
     interpreter's recursion limit (about 1,000 levels), which costs nothing on the way; the schemas then
-    bound the nesting of what is kept (``MAX_DEPTH``)."""
+    bound the nesting of what is kept (``MAX_DEPTH``). orjson first (a fifth of the CPU); whatever it refuses
+    goes to the standard library, whose answer (the value, or the error) is the one given, as before: orjson
+    is stricter (UTF-8 only, 1,024 levels, no lone surrogates), never looser — but for integers beyond 64 bits,
+    which it reads as floats: a body with such a run of digits goes to the standard library at once."""
+    if LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(raw, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:

@@ -62,3 +62,27 @@ def test_ingest_nice_is_a_setting() -> None:
     assert IngestSettings.from_env({"INGEST_NICE": "0"}).nice == 0
     with pytest.raises(SettingsError):
         IngestSettings.from_env({"INGEST_NICE": "20"})
+
+
+class RecordingExchange:
+    """Stands in for the events exchange (what the worker hands to RabbitMQ is what is checked)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+
+    async def publish(self, message: object, routing_key: str, **options: object) -> None:
+        self.calls.append({"routing_key": routing_key, **options})
+
+
+async def test_change_events_are_not_mandatory() -> None:
+    """An event nobody subscribes to is dropped by the broker, not returned to the worker frame by frame."""
+    from services.ingest.settle import Settler
+    from shared.metrics import Metrics
+    from shared.settings import Settings
+
+    exchange = RecordingExchange()
+    settler = Settler(Settings.from_env({}), Metrics(), None, exchange)  # type: ignore[arg-type]
+    await settler.publish_events([{"event": "created", "alert": {"id": "a1"}},
+                                  {"event": "updated", "alert": {"id": "a2"}}])
+    assert [call["routing_key"] for call in exchange.calls] == ["alert.created", "update.alert"]
+    assert all(call["mandatory"] is False for call in exchange.calls)
