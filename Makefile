@@ -44,8 +44,12 @@ fuzz: $(STAMP)
 	FUZZ_REQUESTS=$(FUZZ_REQUESTS) FUZZ_MESSAGES=$(FUZZ_MESSAGES) $(PY) -m pytest -q -s --timeout 3600 \
 		tests/test_fuzz_hostile.py tests/test_fuzz.py
 
+# The write path (201 and 202, beside a reference Alerta with BENCH_ARGS="--reference-url …"), a 202 burst on a
+# fresh `alertbus run` driven by wrk (Debian's wrk), then the read path.
+BURST_ARGS ?=
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.burst --start $(BURST_ARGS)
 	$(PY) -m bench.query $(QUERY_BENCH_ARGS)
 
 # Differential test against Alerta 9.1 (tests/parity): a reference Alerta on this machine's PostgreSQL (installed
