@@ -36,8 +36,6 @@ async def run_one(name: str, settings: Settings) -> None:
         if name == "ingest":
             # Its own /metrics and probes (no other service here serves the registry), if INGEST_PORT is set.
             sockets = bind(stack, settings.host, settings.ingest.port, "INGEST_PORT") if settings.ingest.port else []
-            if settings.ingest.nice:
-                os.nice(settings.ingest.nice)
             worker = ingest.create_worker(settings, metrics, schedules=True)
             await worker.start()
             stack.push_async_callback(worker.stop)

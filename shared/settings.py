@@ -106,9 +106,6 @@ class IngestSettings:
     heartbeat_watch_interval: float = 60.0  # watch: longest sleep (at most 16 s), re-send of a failure; 0: off
     delete_expired_after: int = 7200  # seconds after which closed/expired alerts are deleted; 0: never
     delete_info_after: int = 43200  # seconds after which informational alerts are deleted; 0: never
-    # Added to the worker's nice value at start: where it shares cores with gateways (``alertbus run``), a flood's
-    # requests are answered first and the queue is drained with what CPU is left (0: as the other processes).
-    nice: int = 5
 
     @classmethod
     def from_env(cls, env: Env) -> IngestSettings:
@@ -122,7 +119,6 @@ class IngestSettings:
             heartbeat_watch_interval=number(env, "HEARTBEAT_WATCH_INTERVAL", 60.0),
             delete_expired_after=integer(env, "DELETE_EXPIRED_AFTER", 7200, 0),
             delete_info_after=integer(env, "DELETE_INFO_AFTER", 43200, 0),
-            nice=integer(env, "INGEST_NICE", 5, 0, 19),
         )
 
 

@@ -55,15 +55,6 @@ async def test_a_caller_cancelled_still_cancels_its_wait() -> None:
         await waiter
 
 
-def test_ingest_nice_is_a_setting() -> None:
-    from shared.settings import IngestSettings, SettingsError
-
-    assert IngestSettings.from_env({}).nice == 5  # below the gateways by default: a flood is answered first
-    assert IngestSettings.from_env({"INGEST_NICE": "0"}).nice == 0
-    with pytest.raises(SettingsError):
-        IngestSettings.from_env({"INGEST_NICE": "20"})
-
-
 class RecordingExchange:
     """Stands in for the events exchange (what the worker hands to RabbitMQ is what is checked)."""
 
