@@ -47,9 +47,16 @@ def server_command() -> str:
 
 def server_argv(port: int, storage: Path) -> list[str]:
     """The store server on 127.0.0.1:``port`` with its data under ``storage`` (also the tests' and the
-    benchmark's store processes)."""
+    benchmark's store processes).
+
+    ``--standalone``: a SecantusDB workaround. Advertised as a replica-set member (its default) it keeps an oplog,
+    one entry per written document, and once the oplog holds its 100,000 entries every write first prunes the
+    oldest — by a walk from the oldest entry that grew with the store's history: seeding a million alerts
+    (``python -m bench.query --alerts 1000000``) stalled for 25 minutes inside one insert, all of it in
+    ``Storage._iter_oplog_oldest`` (py-spy). alertbus reads no oplog (no change streams, no transactions), so the
+    store runs without one; writes then cost no oplog entry either."""
     return [server_command(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage),
-            "--log-level", "WARNING"]
+            "--log-level", "WARNING", "--standalone"]
 
 
 def server_url(port: int) -> str:
