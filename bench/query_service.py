@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from services.embedded import free_port
+from tests.support.alertbus_run import stop
 
 SECRET = secrets.token_urlsafe(24)  # the query service's SERVICE_SECRET for this run
 
@@ -34,12 +35,7 @@ async def query_service(database_url: str, logs: Path) -> AsyncIterator[str]:
         await wait_until_up(url, process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=15)
 
 
 async def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:

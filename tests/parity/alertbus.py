@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 from services.embedded import free_port, venv_command
 from shared.settings import Settings
+from tests.support.alertbus_run import stop
 from tests.support.namespace import delete_topology
 
 ADMIN_USER = "admin@alerta.io"
@@ -52,10 +53,5 @@ def fresh_alertbus(key: str) -> Iterator[str]:
                 raise RuntimeError("alertbus run did not start: " + "".join(log))
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             asyncio.run(delete_topology(Settings.from_env(env)))

@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from services.embedded import LOCK_FILE, free_port, venv_command
 
@@ -77,11 +78,12 @@ def lock_holders(data_dir: Path) -> dict[str, int]:
     return {kind: int(pid) for kind, pid in (line.split() for line in text.splitlines())}
 
 
-def stop(proc: subprocess.Popen[str]) -> int:
+def stop(proc: subprocess.Popen[Any], grace: float = 30) -> int:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; the exit code."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        return proc.wait(30)
+        return proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
