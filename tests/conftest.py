@@ -19,7 +19,7 @@ from .support import ADMIN_KEY, Stack, session_database, start_stack
 from .support.deploy import Manifests, load_compose, load_manifests
 
 # The console's browser fixtures (browser, console, close_pages): named by the browser tests, started by them only.
-pytest_plugins = ("tests.support.browser",)
+pytest_plugins = ("tests.support.browser", "tests.support.tenants")
 
 
 @pytest_asyncio.fixture(scope="session")

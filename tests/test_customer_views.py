@@ -6,62 +6,17 @@ customer (another one named is Alerta's 400); the admin key sees and may do ever
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import pytest_asyncio
 
 from shared.customers import NoCustomerMatch
 from shared.store.customers import CustomerStore
 
-from .support import Stack, alert, assert_error, start_stack, unique
+from .support import Stack, alert, assert_error, unique
 from .support.documents import seed, stored_alert
+from .support.tenants import Tenants, make_key, post, two_alerts
 from .support.webhooks import alertmanager, am_alert, pd_v3
-
-
-@dataclass
-class Tenants:
-    stack: Stack
-    acme: str  # customer names (unique per run)
-    globex: str
-    keys: dict[str, str]  # customer -> its read/write key
-
-    async def as_(self, customer: str | None, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """A request with the customer's key (None: the unbound admin key)."""
-        if customer is None:
-            return await self.stack.request(method, path, body)
-        headers = {"Authorization": f"Key {self.keys[customer]}"}
-        return await self.stack.request(method, path, body, auth=False, headers=headers)
-
-
-async def make_key(stack: Stack, customer: str, scopes: list[str]) -> str:
-    status, body = await stack.request("POST", "/key", {"user": f"ops@{customer}.example", "scopes": scopes,
-                                                        "customer": customer})
-    assert status == 201 and body["data"]["customer"] == customer, body
-    return str(body["key"])
-
-
-@pytest_asyncio.fixture(scope="module")
-async def tenants(store_url: str) -> AsyncIterator[Tenants]:
-    async with start_stack(store_url, with_hooks=True, CUSTOMER_VIEWS="true") as stack:
-        acme, globex = unique("Acme"), unique("Globex")
-        keys = {name: await make_key(stack, name, ["read", "write"]) for name in (acme, globex)}
-        yield Tenants(stack, acme, globex, keys)
-
-
-async def post(t: Tenants, customer: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    status, reply = await t.as_(customer, "POST", "/alert", body)
-    assert status == 201, reply
-    return dict(reply["alert"])
-
-
-async def two_alerts(t: Tenants, **extra: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """One resource, one alert of each customer (the same event: the customer is part of the identity)."""
-    resource = unique()
-    return resource, await post(t, t.acme, alert(resource, **extra)), await post(t, t.globex, alert(resource, **extra))
 
 
 async def test_a_bound_keys_alert_gets_its_customer(tenants: Tenants) -> None:
@@ -160,74 +115,6 @@ async def test_commands_on_another_customers_alert_are_404(tenants: Tenants) -> 
     assert status == 200 and untouched["alert"]["status"] == "open" and untouched["alert"]["tags"] == []
     assert (await t.as_(t.acme, "DELETE", f"/alert/{mine['id']}"))[0] == 200
     assert (await t.as_(None, "DELETE", f"/alert/{theirs['id']}"))[0] == 200
-
-
-async def test_heartbeats_are_the_senders_customers(tenants: Tenants) -> None:
-    t = tenants
-    origin = unique("origin")
-    status, body = await t.as_(t.acme, "POST", "/heartbeat", {"origin": origin})
-    assert status == 201 and body["heartbeat"]["customer"] == t.acme, body
-    ident = body["id"]
-    status, body = await t.as_(t.acme, "POST", "/heartbeat", {"origin": origin})
-    assert status == 201 and body["id"] == ident  # upserted, the id kept
-    status, reply = await t.as_(t.globex, "POST", "/heartbeat", {"origin": origin, "customer": t.acme})
-    assert_error(status, reply, 400, "not allowed to set customer")
-    assert_error(*(await t.as_(t.globex, "GET", f"/heartbeat/{ident}")), 404)
-    status, body = await t.as_(t.globex, "GET", f"/heartbeats?{urlencode({'origin': origin})}")
-    assert status == 200 and body["heartbeats"] == [] and body["total"] == 0
-    status, body = await t.as_(t.acme, "GET", f"/heartbeats?{urlencode({'origin': origin})}")
-    assert [h["id"] for h in body["heartbeats"]] == [ident]
-    assert_error(*(await t.as_(t.globex, "DELETE", f"/heartbeat/{ident}")), 404)
-    assert (await t.as_(None, "GET", f"/heartbeat/{ident}"))[0] == 200
-    assert (await t.as_(t.acme, "DELETE", f"/heartbeat/{ident}"))[0] == 200
-
-
-async def test_two_customers_heartbeats_of_one_origin_are_two_heartbeats(tenants: Tenants) -> None:
-    """A heartbeat is keyed by origin and customer, as in Alerta: each customer upserts its own."""
-    t = tenants
-    origin = unique("origin")
-    ids: dict[str, str] = {}
-    for customer in (t.acme, t.globex, t.acme, t.globex):
-        status, body = await t.as_(customer, "POST", "/heartbeat", {"origin": origin, "tags": [customer]})
-        assert status == 201 and body["heartbeat"]["customer"] == customer, body
-        assert ids.setdefault(customer, body["id"]) == body["id"]  # the second one of each upserted its own
-    assert ids[t.acme] != ids[t.globex]
-    query = f"/heartbeats?{urlencode({'origin': origin})}"
-    status, body = await t.as_(None, "GET", query)  # the admin key sees both
-    assert status == 200 and body["total"] == 2, body
-    assert {h["id"]: (h["customer"], h["tags"]) for h in body["heartbeats"]} == {
-        ids[t.acme]: (t.acme, [t.acme]), ids[t.globex]: (t.globex, [t.globex])}
-    for customer in (t.acme, t.globex):
-        status, body = await t.as_(customer, "GET", query)
-        assert status == 200 and [(h["id"], h["customer"]) for h in body["heartbeats"]] == [(ids[customer], customer)]
-    assert (await t.as_(t.acme, "DELETE", f"/heartbeat/{ids[t.acme]}"))[0] == 200
-    status, body = await t.as_(t.globex, "GET", f"/heartbeat/{ids[t.globex]}")  # the other customer's is kept
-    assert status == 200 and body["heartbeat"]["origin"] == origin
-    assert (await t.as_(None, "DELETE", f"/heartbeat/{ids[t.globex]}"))[0] == 200
-
-
-async def test_blackouts_are_the_creators_customers(tenants: Tenants) -> None:
-    t = tenants
-    status, body = await t.as_(t.acme, "POST", "/blackout", {"environment": "Production", "resource": unique()})
-    assert status == 201 and body["blackout"]["customer"] == t.acme, body
-    ident = body["id"]
-    status, reply = await t.as_(t.acme, "POST", "/blackout", {"environment": "Production", "customer": t.globex})
-    assert_error(status, reply, 400, "not allowed to set customer")
-    assert_error(*(await t.as_(t.globex, "GET", f"/blackout/{ident}")), 404)
-    assert_error(*(await t.as_(t.globex, "PUT", f"/blackout/{ident}", {"text": "mine now"})), 404)
-    assert_error(*(await t.as_(t.globex, "DELETE", f"/blackout/{ident}")), 404)
-    status, body = await t.as_(t.globex, "GET", "/blackouts")
-    assert status == 200 and ident not in {b["id"] for b in body["blackouts"]}
-    status, body = await t.as_(t.acme, "GET", "/blackouts")
-    assert ident in {b["id"] for b in body["blackouts"]} and {b["customer"] for b in body["blackouts"]} == {t.acme}
-    status, body = await t.as_(None, "GET", "/blackouts")
-    assert ident in {b["id"] for b in body["blackouts"]}
-    status, body = await t.as_(t.acme, "GET", f"/blackout/{ident}")
-    status, reply = await t.as_(t.acme, "POST", "/alert", alert(body["blackout"]["resource"]))
-    assert status == 202 and reply["message"] == "Suppressed alert during blackout period", reply
-    status, reply = await t.as_(t.globex, "POST", "/alert", alert(body["blackout"]["resource"]))
-    assert status == 201, reply  # another customer's blackout does not cover it
-    assert (await t.as_(t.acme, "DELETE", f"/blackout/{ident}"))[0] == 200
 
 
 async def test_a_bound_admin_key_lists_only_its_customers_keys_and_lookups(tenants: Tenants) -> None:
