@@ -54,6 +54,18 @@ def test_answers_encode_what_orjson_refuses() -> None:
     assert dumps({"t": "é"}) == '{"t":"é"}'.encode()
 
 
+def test_answers_write_dates_and_odd_values_as_they_did() -> None:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    body = {"when": datetime(2026, 12, 7, 3, 0, tzinfo=UTC), "point": Point(1), "n": [1.5, None, True]}
+    assert json.loads(dumps(body)) == json.loads(json.dumps(body, default=str))
+
+
 def _leaves(value: object) -> list[object]:
     if isinstance(value, dict):
         return [leaf for v in value.values() for leaf in _leaves(v)]
