@@ -217,3 +217,18 @@ async def test_on_demand_without_an_ingest_worker_is_503_and_the_request_expires
 
         assert await eventually(expired, timeout=5), "a worker that starts later does not run a stale request"
         await channel.close()
+
+
+async def test_a_released_lease_is_free_in_the_same_millisecond(own: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock is kept to the millisecond: a taker right after a release may read the very time the release
+    wrote, and must get the lease (CI once saw LeaseBusy there)."""
+    import shared.store.leases as lease_module
+    from shared.store import now_ms
+
+    frozen = now_ms()
+    monkeypatch.setattr(lease_module, "now_ms", lambda: frozen)
+    leases, name = Leases(own.store), f"test-{uuid.uuid4().hex[:8]}"
+    first = await leases.acquire(name, ttl=30)
+    assert first is not None
+    await leases.release(first, next_run=frozen)
+    assert await leases.acquire(name, ttl=30) is not None

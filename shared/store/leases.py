@@ -57,7 +57,9 @@ class Leases:
     async def acquire(self, name: str, ttl: float = TTL, *, due_only: bool = True) -> Lease | None:
         """Take the lease if it is free (and, with ``due_only``, its next run is due); None otherwise."""
         now, owner = now_ms(), new_owner()
-        condition: dict[str, Any] = {"_id": name, "expiresAt": {"$lt": now}}
+        # ``$lte``: a release sets ``expiresAt`` to its own now, which the next taker's now may equal (millisecond
+        # clock): a released lease is free at once, not one millisecond later.
+        condition: dict[str, Any] = {"_id": name, "expiresAt": {"$lte": now}}
         if due_only:
             condition["nextRun"] = {"$lte": now}
         try:
