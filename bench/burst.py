@@ -11,8 +11,12 @@ read once and must be at least that number (wrk does not count the requests stil
 it may end a few above) — else the run reports what is missing.
 
 Reports accepted alerts/s, latency (p50/p90/p99 from wrk), refused and wrong answers, CPU as a share of one core
-per alertbus process and for the broker during the burst and during the drain, the drain time and the
-end-to-end stored rate (accepted alerts / (burst + drain)).
+per alertbus process, for the broker and for wrk itself during the burst and during the drain, the drain time, the
+drain rate (applied alerts / drain time) and the end-to-end stored rate (accepted alerts / (burst + drain)).
+
+``--pause-ingest`` measures the two halves apart: the ingest workers are stopped (SIGSTOP) for the burst, so the
+burst shows what the intake alone (gateways, broker, load generator) accepts on this machine, and resumed
+(SIGCONT) when it ends, so the drain shows what the ingest and the store alone store per second, from a full queue.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import argparse
 import asyncio
 import os
 import re
+import resource
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -87,9 +93,26 @@ async def applied(session: aiohttp.ClientSession, url: str, run: str) -> int:
     return int(top[0].get("count", 0)) + int(top[0].get("duplicateCount", 0))
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process' children that have ended (wrk, once it has been waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def signal_all(pids: list[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:  # a child the run has just restarted: it is not held
+            pass
+
+
 async def burst(args: argparse.Namespace, run_pid: int | None) -> dict[str, Any]:
     run = args.run or f"burst-{uuid.uuid4().hex[:8]}"
     pids = {**(alertbus_pids(run_pid) if run_pid else {}), **broker_pids()}
+    held = [pid for name, pid in pids.items() if name.startswith("ingest")] if args.pause_ingest else []
+    if args.pause_ingest and not held:
+        raise SystemExit("--pause-ingest needs the ingest processes of one `alertbus run` on this machine")
     background = await background_share()
     sampler = Sampler(pids)
     env = {**os.environ, "RUN": run, "KEY": args.key or ""}
@@ -98,12 +121,18 @@ async def burst(args: argparse.Namespace, run_pid: int | None) -> dict[str, Any]
     headers = {"Authorization": f"Key {args.key}"} if args.key else {}
     session = aiohttp.ClientSession(headers=headers)
     before = await processed(session, args.url)
-    sampler.start()
-    started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE)
-    out, _ = await proc.communicate()
-    burst_seconds = time.monotonic() - started
-    burst_cpu = sampler.stop(burst_seconds)
+    signal_all(held, signal.SIGSTOP)
+    try:
+        sampler.start()
+        wrk_before = children_cpu()
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE)
+        out, _ = await proc.communicate()
+        burst_seconds = time.monotonic() - started
+        burst_cpu = sampler.stop(burst_seconds)
+        burst_cpu["wrk"] = round((children_cpu() - wrk_before) / burst_seconds, 2)
+    finally:
+        signal_all(held, signal.SIGCONT)
     match = RESULT.search(out.decode())
     if proc.returncode != 0 or match is None:
         raise SystemExit(f"wrk failed (exit {proc.returncode}):\n{out.decode()}")
@@ -125,7 +154,8 @@ async def burst(args: argparse.Namespace, run_pid: int | None) -> dict[str, Any]
         "run": run, "background": background, "connections": args.connections, "seconds": round(burst_seconds, 1),
         "accepted": accepted, "accepted_per_s": round(accepted / burst_seconds), "refused": refused, "wrong": wrong,
         "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "applied": total, "drained": drained,
-        "drain_s": None if drain is None else round(drain, 1),
+        "drain_s": None if drain is None else round(drain, 1), "ingest_paused": bool(held),
+        "drain_per_s": None if not drain else round(total / drain),
         "end_to_end_per_s": None if drain is None else round(total / (burst_seconds + drain)),
         "drain_watched_s": round(drain_seconds, 1), "cpu_burst": burst_cpu, "cpu_drain": drain_cpu,
         "cpu_ms_per_alert": cpu_per_alert(burst_cpu, burst_seconds, drain_cpu, drain_seconds, total),
@@ -148,9 +178,12 @@ def show(r: dict[str, Any]) -> str:
         f"  accepted {r['accepted']} = {r['accepted_per_s']:,} alerts/s  p50 {r['p50_ms']:.1f} ms  "
         f"p90 {r['p90_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  refused {r['refused']}  wrong {r['wrong']}",
     ]
+    if r["ingest_paused"]:
+        lines.append("  the ingest was paused during the burst: the burst is the intake alone, the drain the "
+                     "ingest and the store alone")
     if r["drained"]:
-        lines.append(f"  drained: {r['applied']} applied, last stored {r['drain_s']} s after the burst; "
-                     f"end to end {r['end_to_end_per_s']:,} alerts/s")
+        lines.append(f"  drained: {r['applied']} applied, last stored {r['drain_s']} s after the burst "
+                     f"({r['drain_per_s'] or 0:,} alerts/s); end to end {r['end_to_end_per_s']:,} alerts/s")
     else:
         lines.append(f"  NOT drained: {r['applied']} of {r['accepted']} applied when the drain timed out")
     for phase in ("burst", "drain"):
@@ -194,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--run", help="origin of the run's alerts (default: a new one)")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    parser.add_argument("--pause-ingest", action="store_true",
+                        help="stop the ingest workers during the burst (SIGSTOP), resume them for the drain")
     args = parser.parse_args(argv)
     if not shutil.which(args.wrk):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")

@@ -100,7 +100,7 @@ class IngestSettings:
     port: int = 0  # ``alertbus ingest``'s /metrics and health routes; off (0) unless set: several may share a host
     prefetch: int = 500
     batch_size: int = 500
-    lanes: int = 1
+    lanes: int = 2
     batch_wait_ms: int = 5
     housekeeping_interval: float = 60.0  # seconds between housekeeping runs; 0 turns the schedule off
     heartbeat_watch_interval: float = 60.0  # watch: longest sleep (at most 16 s), re-send of a failure; 0: off
@@ -113,7 +113,7 @@ class IngestSettings:
             port=integer(env, "INGEST_PORT", 0, 0, 65535),  # the container image sets 8083
             prefetch=integer(env, "INGEST_PREFETCH", 500, 1, 65535),
             batch_size=integer(env, "INGEST_BATCH_SIZE", 500, 1, 10000),
-            lanes=integer(env, "INGEST_LANES", 1, 1, 256),
+            lanes=integer(env, "INGEST_LANES", 2, 1, 256),
             batch_wait_ms=integer(env, "INGEST_BATCH_WAIT_MS", 5, 0, 10000),
             housekeeping_interval=number(env, "HOUSEKEEPING_INTERVAL", 60.0),
             heartbeat_watch_interval=number(env, "HEARTBEAT_WATCH_INTERVAL", 60.0),
