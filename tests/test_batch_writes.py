@@ -145,3 +145,39 @@ async def test_a_settled_journal_left_unused_is_deleted(store: Store, monkeypatc
 
     assert await eventually(gone, timeout=5)
     assert await Counters(store).audit() == []
+
+
+async def test_a_changed_alert_is_swapped_whole_with_its_strings_kept_as_data(store: Store) -> None:
+    """A changed alert goes as a swap (``batch.swap``: the version check inside the update, the filter on ``_id``
+    alone); the stored document becomes exactly the new one, and values that look like field paths or operators
+    stay text."""
+    doc = stored_alert("Production", unique("swap"))
+    await BatchWriter(store).write_batch([AlertWrite(doc, None)], [created(doc, "r1")])
+    token = (await store.alerts.find_one({"_id": doc["_id"]}) or {})["_v"]
+    changed = {**doc, "text": "$$ROOT", "value": "$text", "attributes": {"rule": {"$gt": "$value"}}, "status": "ack"}
+    changed.pop("_v")
+    entry = JournalEntry(doc["_id"], ("r2",), (), Footprint.of(doc), Footprint.of(changed))
+    outcome = await BatchWriter(store).write_batch([AlertWrite(changed, token)], [entry])
+    assert not outcome.conflicts and not outcome.failed
+    stored = await store.alerts.find_one({"_id": doc["_id"]})
+    assert stored is not None and stored["_v"] not in ("", token)
+    assert {k: v for k, v in stored.items() if k != "_v"} == {k: v for k, v in changed.items() if k != "_v"}
+    assert stored["text"] == "$$ROOT" and stored["attributes"] == {"rule": {"$gt": "$value"}}
+    assert await Counters(store).audit() == []
+
+
+async def test_a_swap_needs_the_token_it_read_or_none_and_the_document_still_there(store: Store) -> None:
+    untokened = stored_alert("Production", unique("untokened"))
+    del untokened["_v"]
+    await store.alerts.insert_one(untokened)  # written by something that sets no token: expected ""
+    gone = stored_alert("Production", unique("gone"))
+    await BatchWriter(store).write_batch([AlertWrite(gone, None)], [created(gone, "r1")])
+    token = (await store.alerts.find_one({"_id": gone["_id"]}) or {})["_v"]
+    await store.alerts.delete_one({"_id": gone["_id"]})  # deleted after the worker read it
+    writes = [AlertWrite({**untokened, "status": "ack"}, ""), AlertWrite({**gone, "status": "ack"}, token)]
+    outcome = await BatchWriter(store).write_batch(writes, [])
+    assert outcome.conflicts == {gone["_id"]} and not outcome.failed
+    assert (await store.alerts.find_one({"_id": untokened["_id"]}) or {})["status"] == "ack"
+    assert await store.alerts.find_one({"_id": gone["_id"]}) is None
+    again = await BatchWriter(store).write_batch([AlertWrite({**untokened, "status": "closed"}, "")], [])
+    assert again.conflicts == {untokened["_id"]}  # it has a token now: "" no longer matches
