@@ -12,7 +12,8 @@ it may end a few above) — else the run reports what is missing.
 
 Reports accepted alerts/s, latency (p50/p90/p99 from wrk), refused and wrong answers, CPU as a share of one core
 per alertbus process, for the broker and for wrk itself during the burst and during the drain, the drain time, the
-drain rate (applied alerts / drain time) and the end-to-end stored rate (accepted alerts / (burst + drain)).
+drain rate (the backlog left when the burst ends / drain time) and the end-to-end stored rate (accepted alerts /
+(burst + drain)).
 
 ``--pause-ingest`` measures the two halves apart: the ingest workers are stopped (SIGSTOP) for the burst, so the
 burst shows what the intake alone (gateways, broker, load generator) accepts on this machine, and resumed
@@ -141,6 +142,7 @@ async def burst(args: argparse.Namespace, run_pid: int | None) -> dict[str, Any]
     sampler.start()
     drain_started = time.monotonic()
     async with session:
+        in_burst = await processed(session, args.url) - before  # stored while the burst ran
         while time.monotonic() - drain_started < args.drain_timeout:
             if await processed(session, args.url) - before >= accepted:
                 break
@@ -155,7 +157,7 @@ async def burst(args: argparse.Namespace, run_pid: int | None) -> dict[str, Any]
         "accepted": accepted, "accepted_per_s": round(accepted / burst_seconds), "refused": refused, "wrong": wrong,
         "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "applied": total, "drained": drained,
         "drain_s": None if drain is None else round(drain, 1), "ingest_paused": bool(held),
-        "drain_per_s": None if not drain else round(total / drain),
+        "drain_per_s": None if not drain else round(max(accepted - in_burst, 0) / drain),
         "end_to_end_per_s": None if drain is None else round(total / (burst_seconds + drain)),
         "drain_watched_s": round(drain_seconds, 1), "cpu_burst": burst_cpu, "cpu_drain": drain_cpu,
         "cpu_ms_per_alert": cpu_per_alert(burst_cpu, burst_seconds, drain_cpu, drain_seconds, total),
@@ -182,8 +184,9 @@ def show(r: dict[str, Any]) -> str:
         lines.append("  the ingest was paused during the burst: the burst is the intake alone, the drain the "
                      "ingest and the store alone")
     if r["drained"]:
-        lines.append(f"  drained: {r['applied']} applied, last stored {r['drain_s']} s after the burst "
-                     f"({r['drain_per_s'] or 0:,} alerts/s); end to end {r['end_to_end_per_s']:,} alerts/s")
+        lines.append(f"  drained: {r['applied']} applied, last stored {r['drain_s']} s after the burst (the backlog "
+                     f"left at its end at {r['drain_per_s'] or 0:,} alerts/s); end to end {r['end_to_end_per_s']:,} "
+                     "alerts/s")
     else:
         lines.append(f"  NOT drained: {r['applied']} of {r['accepted']} applied when the drain timed out")
     for phase in ("burst", "drain"):
