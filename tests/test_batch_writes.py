@@ -4,6 +4,7 @@ a race is taken back at once, and recovery drops an idle slot."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -181,3 +182,31 @@ async def test_a_swap_needs_the_token_it_read_or_none_and_the_document_still_the
     assert await store.alerts.find_one({"_id": gone["_id"]}) is None
     again = await BatchWriter(store).write_batch([AlertWrite({**untokened, "status": "closed"}, "")], [])
     assert again.conflicts == {untokened["_id"]}  # it has a token now: "" no longer matches
+
+
+async def test_the_batches_of_one_worker_write_one_at_a_time_in_order(store: Store,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lanes overlap preparation, never two writes (``Store.write_turn``); each batch still lands whole."""
+    writing: list[int] = []
+    order: list[int] = []
+    real = BatchWriter._write
+
+    async def watched(self: BatchWriter, counted: Any, writes: list[AlertWrite]) -> Any:
+        writing.append(len(writes))
+        assert len(writing) == 1, "two batches wrote at once"
+        order.append(len(writes))
+        await asyncio.sleep(0.05)  # a slow write: the other batches are ready meanwhile
+        try:
+            return await real(self, counted, writes)
+        finally:
+            writing.pop()
+
+    monkeypatch.setattr(BatchWriter, "_write", watched)
+    batches = [[stored_alert("Production", unique(f"turn{n}")) for _ in range(n)] for n in (1, 2, 3)]
+    outcomes = await asyncio.gather(*(
+        BatchWriter(store).write_batch([AlertWrite(doc, None) for doc in docs],
+                                       [created(doc, f"r{n}-{i}") for i, doc in enumerate(docs)])
+        for n, docs in enumerate(batches)))
+    assert order == [1, 2, 3] and all(not o.conflicts and not o.failed for o in outcomes)
+    assert await store.alerts.count_documents({"resource": {"$regex": "^turn"}}) == 6
+    assert await Counters(store).audit() == []

@@ -17,6 +17,7 @@ that a filter made expensive; such a read raises ``QueryTimeout`` (``time_limite
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ class Store:
         self.heartbeats = self.db["heartbeats"]
         self.journal_slots = JournalSlots()  # settled counter journals the next batch overwrites (batch.py)
         self.client_bulk: bool | None = None  # whether the server has bulkWrite (None: not known yet)
+        self.write_turn = asyncio.Lock()  # one batch writes at a time (batch.py)
 
     @timed
     async def ping(self) -> None:
