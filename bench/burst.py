@@ -41,7 +41,7 @@ import aiohttp
 
 from shared.settings import Settings
 from tests.support.alertbus_run import children, command_line, run_env, start_run, stop
-from tests.support.namespace import delete_topology, make_settings
+from tests.support.namespace import delete_topology
 
 from .cpu import Sampler, background_share, broker_pids
 
@@ -212,8 +212,8 @@ async def started_run(args: argparse.Namespace) -> dict[str, Any]:
             return await burst(args, proc.pid)
         finally:
             stop(proc)
-            await delete_topology(make_settings("mongodb://127.0.0.1:1/unused", broker_prefix=env["BROKER_PREFIX"],
-                                                shards=Settings.from_env({}).shards))
+            # The run's own settings (its prefix, the default shards): its queues and exchanges, all of them.
+            await delete_topology(Settings.from_env(env))
 
 
 def main(argv: list[str] | None = None) -> None:
