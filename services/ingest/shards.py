@@ -104,7 +104,12 @@ class Balancer:
     async def start(self) -> None:
         queue = await self.control.declare_queue(self.presence, durable=True)
         await queue.consume(_ignore, no_ack=True)
-        await self.balance()  # at once: a lone worker (or a restarted one) consumes without waiting a round
+        # At once: a lone worker (or a restarted one) consumes without waiting a round. The lease may be held by
+        # another worker's round, or by a stopped worker's until it runs out (LEASE_TTL): try again until it is free.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LEASE_TTL + 1
+        while not await self.balance() and loop.time() < deadline:
+            await asyncio.sleep(0.1)
         self.task = asyncio.create_task(self._loop(), name="ingest-shard-balancer")
 
     async def stop(self, timeout: float) -> None:
@@ -140,13 +145,14 @@ class Balancer:
                 shard.tag = None
                 self.metrics.ingest_shards.dec()
 
-    async def balance(self) -> None:
-        """One round, unless another worker's round is running (then the next one)."""
+    async def balance(self) -> bool:
+        """One round, unless another worker's round is running (then the next one); whether it ran."""
         try:
             async with self.leases.hold(LEASE, 0, due_only=False, ttl=LEASE_TTL):
                 await self._round()
         except LeaseBusy:
-            return
+            return False
+        return True
 
     async def _round(self) -> None:
         channel = await self.control.get_underlay_channel()
