@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import faulthandler
 import logging
 import os
 import signal
@@ -89,13 +90,15 @@ async def check_broker(settings: Settings) -> None:
 
 
 def wait_for_signal() -> asyncio.Event:
-    """SIGINT and SIGTERM stop the process gracefully; SIGUSR1 logs where every task waits (for a stop that
-    hangs: ``kill -USR1 <pid>``)."""
+    """SIGINT and SIGTERM stop the process gracefully. For a stop that hangs: SIGUSR1 logs where every task waits
+    (``kill -USR1 <pid>``), and SIGUSR2 writes every thread's Python stack to stderr, even while the event loop is
+    blocked (faulthandler); ``alertbus run`` sends both to a child before it kills it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, log_tasks)
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     return stop
 
 

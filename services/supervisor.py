@@ -39,6 +39,7 @@ from .process import LISTEN_FDS, PROCESS_NAME, READY_FD, bind, bind_each, check_
 log = logging.getLogger("alertbus.run")
 START_TIMEOUT = 120.0  # seconds a child may take to serve
 STOP_GRACE = 30.0  # seconds a child may take to stop before it is killed
+DUMP_PAUSE = 1.0  # seconds a child that did not stop has to log where it waits before it is killed
 RESTART_LIMIT, RESTART_WINDOW = 4, 60.0  # restarts of one child within the window before the run gives up
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 8.0  # seconds before a restart: doubled at each death within the window
 
@@ -166,7 +167,14 @@ class Supervisor:
             async with asyncio.timeout(STOP_GRACE):
                 await process.wait()
         except TimeoutError:
-            log.warning("the %s process did not stop within %.0fs; killed", child.name, STOP_GRACE)
+            log.warning("the %s process did not stop within %.0fs; where it waits, then killed", child.name,
+                        STOP_GRACE)
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGUSR1)  # its tasks, and where each waits (services/process.py)
+                process.send_signal(signal.SIGUSR2)  # its threads' stacks, even with its event loop blocked
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DUMP_PAUSE):
+                    await process.wait()
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from services.embedded import free_port
 from shared.settings import Settings
 
 from .support import delete_topology
+from .support.alertbus_run import start_run, stop_cleanly
 
 ALERTBUS = str(Path(sys.executable).with_name("alertbus"))
 
@@ -36,17 +38,15 @@ def test_bad_setting_names_the_variable() -> None:
     assert result.returncode == 2 and "PORT" in result.stderr
 
 
+@pytest.mark.timeout(240)
 def test_run_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PORT": str(port), "QUERY_PORT": str(free_port()), "HOOKS_PORT": str(free_port()),
            "DATA_DIR": str(tmp_path), "ADMIN_KEY": "cli-test", "BROKER_PREFIX": f"cli-{port}.",
            "INGEST_SHARDS": "2", "LOG_LEVEL": "WARNING"}
     env.pop("DATABASE_URL", None)
-    proc = subprocess.Popen([ALERTBUS, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_run(env)
     try:
-        assert proc.stdout is not None
-        banner = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in banner, banner
         body = json.dumps({"resource": "cli", "event": "Up", "environment": "Production", "service": ["s"]})
         request = urllib.request.Request(f"http://127.0.0.1:{port}/alert", data=body.encode(), method="POST",
                                          headers={"Authorization": "Key cli-test"})
@@ -58,9 +58,9 @@ def test_run_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
         ) as response:
             assert json.loads(response.read())["alert"]["resource"] == "cli"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(30)
-        asyncio.run(delete_topology(Settings.from_env(env)))
-    assert code == 0
+        try:
+            stop_cleanly(proc)
+        finally:
+            asyncio.run(delete_topology(Settings.from_env(env)))
     assert (tmp_path / "store").is_dir()
 

@@ -26,6 +26,7 @@ from .support.alertbus_run import (
     services_of,
     start_run,
     stop,
+    stop_cleanly,
     wait_gone,
 )
 
@@ -40,7 +41,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     asyncio.run(delete_topology(Settings.from_env(env)))
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(240)
 def test_kill_9_takes_the_store_along_and_the_next_run_has_every_alert(env: dict[str, str]) -> None:
     data_dir = Path(env["DATA_DIR"])
     proc = start_run(env)
@@ -67,10 +68,10 @@ def test_kill_9_takes_the_store_along_and_the_next_run_has_every_alert(env: dict
             assert isinstance(alert, dict) and alert["resource"] == resource and alert["severity"] == "major"
         assert lock_holders(data_dir)["run"] == again.pid
     finally:
-        assert stop(again) == 0
+        stop_cleanly(again)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_a_second_run_on_a_data_dir_in_use_names_the_holder(env: dict[str, str]) -> None:
     first = start_run(env)
     try:
@@ -87,7 +88,7 @@ def test_a_second_run_on_a_data_dir_in_use_names_the_holder(env: dict[str, str])
         assert first.poll() is None  # the first one was not disturbed
         call(env, "GET", "/alerts")
     finally:
-        assert stop(first) == 0
+        stop_cleanly(first)
 
 
 def test_a_store_left_behind_is_named_with_its_pid(tmp_path: Path) -> None:

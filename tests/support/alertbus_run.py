@@ -6,12 +6,14 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from services.embedded import LOCK_FILE, free_port, venv_command
+from services.supervisor import STOP_GRACE
 
 
 def gone(pid: int) -> bool:
@@ -54,13 +56,40 @@ def run_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def start_run(env: dict[str, str]) -> subprocess.Popen[str]:
+class Run(subprocess.Popen[str]):
+    """An ``alertbus run`` whose output (its own and its children's: they share it) is read as it comes, by a
+    thread: a pipe nobody reads fills up after 64 KiB, and a process that logs into it then blocks, shutdown
+    included. ``output()`` is everything read so far."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__([venv_command("alertbus"), "run"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.banner = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.stdout is not None
+        for line in self.stdout:
+            self.lines.append(line)
+            self.banner.set()
+        self.banner.set()
+
+    def output(self) -> str:
+        """What the run printed; all of it once it has exited."""
+        if self.poll() is not None:
+            self.reader.join(10)
+        return "".join(self.lines)
+
+
+def start_run(env: dict[str, str]) -> Run:
     """``alertbus run``, once it printed its banner (it serves then)."""
-    proc = subprocess.Popen([venv_command("alertbus"), "run"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    banner = proc.stdout.readline()
-    assert f"http://127.0.0.1:{env['PORT']}" in banner, banner + proc.stdout.read()
+    proc = Run(env)
+    assert proc.banner.wait(150), "alertbus run printed nothing"
+    if f"http://127.0.0.1:{env['PORT']}" not in proc.lines[0]:
+        proc.wait(30)
+        raise AssertionError(proc.output())
     return proc
 
 
@@ -78,8 +107,10 @@ def lock_holders(data_dir: Path) -> dict[str, int]:
     return {kind: int(pid) for kind, pid in (line.split() for line in text.splitlines())}
 
 
-def stop(proc: subprocess.Popen[Any], grace: float = 30) -> int:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; the exit code."""
+def stop(proc: subprocess.Popen[Any], grace: float = STOP_GRACE * 2 + 20) -> int:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; the exit code. The default grace outlasts what ``alertbus
+    run`` itself allows (STOP_GRACE for the gateways, then for the others, and its store's stop), so that a child
+    that hangs is killed and reported by the run, not by this."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
@@ -87,6 +118,13 @@ def stop(proc: subprocess.Popen[Any], grace: float = 30) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def stop_cleanly(proc: Run) -> None:
+    """Stop ``proc``; it must exit 0 with every child stopped of its own accord (the message is its output)."""
+    code = stop(proc)
+    output = proc.output()
+    assert code == 0 and "did not stop within" not in output, f"exit code {code}; the run printed:\n{output}"
 
 
 def command_line(pid: int) -> list[str]:
