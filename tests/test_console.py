@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import tomllib
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import pytest
 
 from services.gateway import stream as stream_module
 from services.gateway.console.assets import ASSETS
-from services.gateway.stream import BUFFER_FRAMES, RESYNC, Subscriber, frame, visible
+from services.gateway.stream import BUFFER_FRAMES, HUB, RESYNC, Subscriber, frame, visible
 from services.ingest.settle import coalesced
 from shared.auth import Principal
 from shared.broker import Names
@@ -208,6 +209,25 @@ async def test_a_stream_ends_when_its_key_is_revoked(stack: Stack, monkeypatch: 
         assert await resp.content.read() == b""  # and the stream ended
     finally:
         resp.close()
+
+
+async def test_a_client_that_goes_away_ends_its_stream_quietly(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A closed tab is how every stream ends: no error logged, no 500 tried on a closed connection, and the
+    stream's subscription is gone."""
+    monkeypatch.setattr(stream_module, "PING_SECONDS", 0.1)
+    hub = next(runner.app[HUB] for runner in stack.runners if HUB in runner.app)
+    before = len(hub.subscribers)
+    async with aiohttp.ClientSession() as session:  # its own: closing it closes the connection for good
+        await open_stream(stack, session)
+        assert len(hub.subscribers) == before + 1
+    async with asyncio.timeout(10):  # the next ping finds the connection gone
+        while len(hub.subscribers) > before:
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # anything the handler would log on its way out
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "stream" in r.getMessage()], \
+        caplog.text
+    assert "unhandled error" not in caplog.text
 
 
 async def test_many_streams_each_get_every_change(stack: Stack) -> None:

@@ -223,10 +223,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         raise ApiError(403, "missing required scope 'read:alerts'")
     hub = request.app[HUB]
     subscriber = await hub.subscribe(principal)
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no", REQUEST_ID: request_id(request), **SECURITY_HEADERS})
     try:
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no", REQUEST_ID: request_id(request), **SECURITY_HEADERS})
         await response.prepare(request)
         await response.write(f"retry: {RETRY_MS}\n".encode() + frame("ready", {"time": time.time()}))
         checked = time.monotonic()
@@ -238,9 +238,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     await response.write(frame("unauthorized", {"message": "the API key was revoked or expired"}))
                     break
             await response.write(data or b": ping\n\n")
-        return response
+    except ConnectionResetError:  # the client went away (a closed tab, a reload): how every stream ends
+        log.debug("a stream's client went away")
     finally:
         hub.unsubscribe(subscriber)
+    return response
 
 
 async def still_valid(request: web.Request) -> bool:
