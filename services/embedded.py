@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -27,9 +28,32 @@ class DataDirError(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port on 127.0.0.1 that nothing holds now, for a listener started a moment later. It is chosen outside the
+    kernel's range for outgoing connections: a port the kernel hands out (bind to port 0) comes from that range, and
+    any outgoing connection made in between (to the broker, to the store) could take it first."""
+    low, high = outgoing_ports()
+    below, above = (1024, low - 1), (high + 1, 65535)
+    choices = below if below[1] - below[0] >= above[1] - above[0] else above
+    for _ in range(100):
+        port = random.randint(*choices)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # all taken (hardly): the kernel's choice
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def outgoing_ports() -> tuple[int, int]:
+    """The kernel's range of local ports for outgoing connections (Linux; its default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def venv_command(name: str, hint: str = "") -> str:

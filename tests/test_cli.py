@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.embedded import free_port
+from services.embedded import free_port, outgoing_ports
 from shared.settings import Settings
 
 from .support import delete_topology
@@ -64,3 +65,14 @@ def test_run_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
             asyncio.run(delete_topology(Settings.from_env(env)))
     assert (tmp_path / "store").is_dir()
 
+
+
+def test_a_free_port_is_outside_the_range_outgoing_connections_take() -> None:
+    """A port the kernel could hand to any outgoing connection between the check and the listener's bind is not
+    free for long (CI saw a service's port taken so): free_port chooses outside that range."""
+    low, high = outgoing_ports()
+    ports = {free_port() for _ in range(50)}
+    assert all(1024 <= port < low or high < port <= 65535 for port in ports), ports
+    assert len(ports) > 40  # chosen at random, not one after another from the same start
+    with socket.socket() as sock:  # free: it binds
+        sock.bind(("127.0.0.1", ports.pop()))
