@@ -64,7 +64,8 @@ async def measure(url: str, key: str, pid: int, streams: int, alerts: int) -> No
             async with session.post(url + "/alert", json=body, headers=headers) as resp:
                 assert resp.status == 201, await resp.text()
         posted = time.perf_counter()
-        await asyncio.wait_for(asyncio.gather(*listeners), 120)
+        async with asyncio.timeout(120):
+            await asyncio.gather(*listeners)
         after = rss_mb(pid)
         done = sorted(t - sent for t in seen)
         print(f"posted {alerts} alerts one after another in {posted - sent:.2f} s; every stream had all {alerts} "

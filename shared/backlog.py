@@ -88,7 +88,8 @@ class Backlog:
     async def _watch(self, connection: AbstractRobustConnection) -> None:
         while True:
             try:
-                size = await asyncio.wait_for(self.read(connection), 5 * POLL)
+                async with asyncio.timeout(5 * POLL):  # not wait_for: it swallowed stop()'s cancel (pyproject.toml)
+                    size = await self.read(connection)
             except (TimeoutError, aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
                 log.debug("the backlog could not be read: %r", exc)
             else:

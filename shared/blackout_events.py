@@ -63,8 +63,8 @@ async def announce(rpc: RpcClient, event: str, ident: str, doc: dict[str, Any] |
     timeout = rpc.settings.rpc_timeout
     try:
         # The outer bound also covers waiting for a channel that is being restored.
-        confirmation = await asyncio.wait_for(
-            exchange.publish(message, routing_key=f"{KIND}.{event}", timeout=timeout), timeout)
+        async with asyncio.timeout(timeout):
+            confirmation = await exchange.publish(message, routing_key=f"{KIND}.{event}", timeout=timeout)
     except (TimeoutError, aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
         raise BrokerUnavailable(f"the broker did not confirm the blackout announcement: {exc!r}") from exc
     if not isinstance(confirmation, Basic.Ack):

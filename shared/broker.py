@@ -279,11 +279,9 @@ class RpcClient:
         started = time.perf_counter()
         try:
             # The outer bound also covers waiting for a channel that is being restored.
-            confirmation = await asyncio.wait_for(
-                exchange.publish(message, routing_key=key, mandatory=True,
-                                      timeout=self.settings.rpc_timeout),
-                self.settings.rpc_timeout,
-            )
+            async with asyncio.timeout(self.settings.rpc_timeout):
+                confirmation = await exchange.publish(message, routing_key=key, mandatory=True,
+                                                      timeout=self.settings.rpc_timeout)
         except (TimeoutError, aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
             # No promise is made; but a confirmation lost with the connection may leave the message queued.
             raise BrokerUnavailable(f"the broker did not confirm the {kind} (it may be queued all the same): "

@@ -144,7 +144,8 @@ BODY_SECONDS = 30.0
 
 async def read_body(request: web.Request) -> bytes:
     try:
-        return await asyncio.wait_for(request.read(), BODY_SECONDS)
+        async with asyncio.timeout(BODY_SECONDS):
+            return await request.read()
     except TimeoutError:
         raise ApiError(408, f"the request body did not arrive within {BODY_SECONDS:.0f} s") from None
 
@@ -220,7 +221,8 @@ class OpsRoutes:
         try:
             if store is None:
                 raise ConnectionError("not connected")
-            await asyncio.wait_for(store.ping(), PING_TIMEOUT)
+            async with asyncio.timeout(PING_TIMEOUT):
+                await store.ping()
         except Exception as exc:  # any failure to answer in time means "not good to go"
             found.append(f"store unavailable: {type(exc).__name__}")
         return found
@@ -239,7 +241,8 @@ class OpsRoutes:
                 raise ConnectionError("not connected")
             expired = HousekeepingQueries(store).expired_origins(
                 datetime.now(UTC), max_time_ms=int(2 * PING_TIMEOUT * 1000))
-            stale = await asyncio.wait_for(expired, 2 * PING_TIMEOUT)
+            async with asyncio.timeout(2 * PING_TIMEOUT):
+                stale = await expired
         except Exception:  # the store is down or slow: that is the answer
             return web.Response(text="HEALTH_CHECK_FAILED: store unavailable", status=503)
         if stale:

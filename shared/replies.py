@@ -86,7 +86,8 @@ class PendingReplies:
         if self.closing:
             return None
         try:
-            return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
+                return await future
         except TimeoutError:
             return None
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
-from shared.backlog import POLL, RETRY_AFTER
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from shared.backlog import POLL, RETRY_AFTER, Backlog
+from shared.settings import Settings
 
 from .support import Stack, alert, eventually, start_stack, unique
 from .support.webhooks import alertmanager, am_alert
@@ -82,3 +86,38 @@ async def test_no_bound_reads_nothing(store_url: str) -> None:
         statuses += [(await post(stack, "/alert", alert(unique("free")), Prefer="respond-async"))[0]]
         assert statuses == [202] * 11
         assert stack.metrics.registry.get_sample_value("alertbus_ingest_backlog") == 0
+
+
+async def test_stop_ends_the_watch_even_when_a_reading_completes_as_it_is_cancelled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cancel of ``stop()`` and the end of a reading in one turn of the loop: Python 3.11's ``wait_for``
+    returned the reading and dropped the cancel, the watch went on, and ``stop()`` — a gateway's shutdown —
+    waited for ever (seen: a gateway killed after 30 s, its tasks dumped in the backlog watch's sleep)."""
+    settings = Settings.from_env({"MAX_BACKLOG": "10"})
+    backlog = Backlog(settings)
+    readings: list[asyncio.Future[int]] = []
+
+    async def read(connection: object) -> int:
+        readings.append(asyncio.get_running_loop().create_future())
+        return await readings[-1]
+
+    monkeypatch.setattr(backlog, "read", read)
+    backlog.start(cast(AbstractRobustConnection, None))
+    while not readings:
+        await asyncio.sleep(0)
+    stopping: list[asyncio.Task[None]] = []
+
+    def answer_and_stop() -> None:  # the reading's answer, then stop(): one turn of the loop
+        readings[-1].set_result(3)
+        stopping.append(asyncio.create_task(backlog.stop()))
+
+    asyncio.get_running_loop().call_soon(answer_and_stop)
+    while not stopping:
+        await asyncio.sleep(0)
+    done, _ = await asyncio.wait(stopping, timeout=5)  # waits without cancelling anything itself
+    assert backlog.task is not None
+    if not done:
+        backlog.task.cancel()  # a second cancel ends the watch the first one missed
+        await stopping[0]
+    assert done, "stop() still waits for the watch"
+    assert backlog.task.cancelled()

@@ -93,7 +93,8 @@ class Subscriber:
         """Everything waiting (b"" after ``timeout`` with nothing to write)."""
         if not self.frames and not self.closed:
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self.wake.wait()
             except TimeoutError:
                 return b""
         self.wake.clear()

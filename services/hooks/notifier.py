@@ -116,7 +116,8 @@ class Notifier:
             except Exception:  # the channel may be gone already; the broker requeues what was unacked
                 log.debug("cancel of %s failed", queue.name, exc_info=True)
         try:
-            await asyncio.wait_for(self.idle.wait(), grace)
+            async with asyncio.timeout(grace):
+                await self.idle.wait()
         except TimeoutError:
             log.warning("a PagerDuty notification was still in flight at shutdown; it will be redelivered")
         for channel in (self.channel, self.publisher):

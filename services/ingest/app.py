@@ -152,7 +152,8 @@ class Worker:
             await self.settler.give_back(unfinished + _drain(self.lanes), "the worker is stopping")
         try:
             # Bounded: the store client's close waits for an unreachable server to end its sessions.
-            await asyncio.wait_for(self.stack.aclose(), CLOSE_TIMEOUT)
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.stack.aclose()
         except TimeoutError:
             log.warning("closing the broker connection and the store client took over %.0fs; left behind",
                         CLOSE_TIMEOUT)
@@ -188,9 +189,11 @@ class Worker:
             if remaining <= 0:
                 break
             try:
-                batch.append(await asyncio.wait_for(inbox.get(), remaining))
+                async with asyncio.timeout(remaining):
+                    message = await inbox.get()
             except TimeoutError:
                 break
+            batch.append(message)
         return batch
 
     async def _run_batches(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> None:
@@ -241,7 +244,8 @@ class Worker:
                 if not self.stopping.is_set():
                     log.warning("store unavailable (%s); retrying the batch in %.1fs", exc, delay)
                     with contextlib.suppress(TimeoutError):  # a shutdown ends the wait at once
-                        await asyncio.wait_for(self.stopping.wait(), delay)
+                        async with asyncio.timeout(delay):
+                            await self.stopping.wait()
                 if self.stopping.is_set():
                     await self._give_back_stopping(batch)
                     return

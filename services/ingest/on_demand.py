@@ -103,8 +103,8 @@ class OnDemand:
         reply = aio_pika.Message(json.dumps({"code": code, "body": body}).encode(), content_type="application/json",
                                  correlation_id=message.correlation_id)
         try:
-            await asyncio.wait_for(self.channel.default_exchange.publish(reply, routing_key=message.reply_to),
-                                   REPLY_TIMEOUT)
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                await self.channel.default_exchange.publish(reply, routing_key=message.reply_to)
         except (TimeoutError, aio_pika.exceptions.AMQPError, OSError) as exc:
             log.warning("the housekeeping report could not be sent to %s: %r", message.reply_to, exc)
 

@@ -58,7 +58,8 @@ async def unhurried(operation: Awaitable[Any], timeout: float, what: str) -> Any
     seconds", and nothing consumed in between."""
     task = asyncio.ensure_future(operation)
     try:
-        return await asyncio.wait_for(asyncio.shield(task), timeout)
+        async with asyncio.timeout(timeout):
+            return await asyncio.shield(task)
     except TimeoutError:
         task.add_done_callback(lambda done: _late(done, what))
         raise

@@ -125,7 +125,8 @@ class Balancer:
     async def _give_back_all(self, timeout: float) -> None:
         for shard in self.shards:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._give_back(shard), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._give_back(shard)
 
     async def _loop(self) -> None:
         while True:
