@@ -211,7 +211,7 @@ async def test_deeply_nested_account_bodies_are_400(stack: Stack) -> None:
         status, body = await stack.request(method, path, raw=deep, headers={"Content-Type": "application/json"},
                                            auth=path != "/auth/login")
         assert_error(status, body, 400, "nested")
-    nested: dict = {}
+    nested: dict[str, Any] = {}
     inner = nested
     for _ in range(40):
         inner["a"] = {}

@@ -3,11 +3,13 @@ alerts, and creates, lists and revokes keys against a running alertbus."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .alerta_cli import alerta
 from .support import Stack, alert, unique
 
 
-async def fetch(stack: Stack, alert_id: str) -> dict:
+async def fetch(stack: Stack, alert_id: str) -> dict[str, Any]:
     status, body = await stack.request("GET", f"/alert/{alert_id}")
     return body["alert"] if status == 200 else {}
 

@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,7 @@ class Sse:
                 elif field == "retry":
                     self.retry = int(value)
 
-    async def until(self, test: Any, timeout: float = 15.0) -> Event:
+    async def until(self, test: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> Event:
         """The first ``alert`` event ``test`` accepts (others, from the session's other tests, are skipped)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -147,7 +148,10 @@ async def test_stream_carries_every_change_of_an_alert(stack: Stack) -> None:
     sse = await open_stream(stack)
     try:
         resource = unique()
-        of_resource = lambda kind: lambda d: d["event"] == kind and d["alert"]["resource"] == resource  # noqa: E731
+
+        def of_resource(kind: str) -> Callable[[dict[str, Any]], bool]:
+            return lambda d: bool(d["event"] == kind and d["alert"]["resource"] == resource)
+
         status, body = await stack.post_alert(alert(resource, rawData="x" * 1000))
         assert status == 201
         new = await sse.until(of_resource("created"))

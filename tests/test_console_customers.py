@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from .support import Stack, alert, start_stack, unique
+from .support.tenants import make_key
 from .test_accounts_login import bearer, log_in, make_user
 from .test_console import Event, Sse
-from .test_customer_views import make_key
 
 
 @pytest_asyncio.fixture(scope="module")

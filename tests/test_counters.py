@@ -37,13 +37,15 @@ async def own(store_url: str) -> AsyncIterator[Stack]:
 async def get(stack: Stack, path: str, *params: tuple[str, str]) -> dict[str, Any]:
     status, body = await stack.request("GET", f"{path}?{urlencode(params)}")
     assert status == 200, body
-    return body
+    answer: dict[str, Any] = body
+    return answer
 
 
 async def created(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
     status, answer = await stack.post_alert(body)
     assert status == 201, answer
-    return answer["alert"]
+    stored: dict[str, Any] = answer["alert"]
+    return stored
 
 
 async def command(stack: Stack, method: str, path: str, body: Any = None) -> None:

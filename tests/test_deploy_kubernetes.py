@@ -42,7 +42,7 @@ def kubernetes_validate(files: list[Path], version: str) -> subprocess.Completed
 def latest_schema_version() -> str:
     from kubernetes_validate import utils
 
-    return utils.latest_version()
+    return str(utils.latest_version())
 
 
 @pytest.mark.parametrize("version", [K8S_MIN_VERSION, "latest"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from shared.regexes import safe_regex
 from shared.schemas import BadInput
 
 
-def flt(*params: tuple[str, str]) -> dict:
+def flt(*params: tuple[str, str]) -> dict[str, Any]:
     return parse_alert_query(list(params)).filter
 
 

@@ -50,9 +50,9 @@ def fuzz(spec: dict[str, Any], base_url: str) -> Outcome:
     schema = schemathesis.openapi.from_dict(spec)
     outcome = Outcome()
     with requests.Session() as session:
-        def send(case: Case) -> None:
+        def send(case: Case[Any]) -> None:
             # Authenticated: the key generated for the security scheme would only ever meet the 401 check.
-            case.headers = CaseInsensitiveDict(case.headers or {})
+            case.headers = CaseInsensitiveDict[str](case.headers or {})
             case.headers["X-API-Key"] = ADMIN_KEY
             try:
                 response = case.call(base_url=base_url, session=session, timeout=30)

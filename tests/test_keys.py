@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from services.gateway.keys import KEYRING
 from shared.auth import hash_key
@@ -11,7 +12,7 @@ from shared.auth import hash_key
 from .support import Stack, alert, unique
 
 
-async def make_key(stack: Stack, *scopes: str, **extra: object) -> tuple[str, dict]:
+async def make_key(stack: Stack, *scopes: str, **extra: object) -> tuple[str, dict[str, Any]]:
     status, body = await stack.request("POST", "/key", {"user": unique("user"), "scopes": list(scopes), **extra})
     assert status == 201, body
     return body["key"], body["data"]

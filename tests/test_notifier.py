@@ -30,6 +30,10 @@ RETRY_DELAY_MS, MAX_ATTEMPTS = 150, 4
 Answer = Callable[[dict[str, Any]], int]
 
 
+def accepted(_: dict[str, Any]) -> int:
+    return 202
+
+
 @dataclass
 class Receiver:
     """Records every Events API call; ``answers`` (by the alert's resource, for triggers) scripts the codes."""
@@ -41,7 +45,7 @@ class Receiver:
     async def enqueue(self, request: web.Request) -> web.Response:
         body = await request.json()
         resource = (body.get("payload") or {}).get("source", "")
-        code = self.answers.get(resource, lambda _: 202)(body)
+        code = self.answers.get(resource, accepted)(body)
         self.calls.append((time.monotonic(), body, code))
         if code >= 300:
             return web.json_response({"status": "throttled" if code == 429 else "error"}, status=code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import aio_pika
 
@@ -148,7 +149,7 @@ async def test_direct_amqp_publish_is_stored(stack: Stack) -> None:
     )
     await channel.close()
 
-    async def stored() -> dict | None:
+    async def stored() -> dict[str, Any] | None:
         code, body = await stack.request("GET", f"/alert/{receive_id}")
         return body["alert"] if code == 200 else None
 

@@ -13,7 +13,8 @@ async def get(stack: Stack, path: str, *params: tuple[str, str]) -> dict[str, An
     status, body = await stack.request("GET", f"{path}?{urlencode(params)}")
     assert status == 200, body
     assert body["status"] == "ok"
-    return body
+    answer: dict[str, Any] = body
+    return answer
 
 
 async def seed_offenders(stack: Stack) -> str:

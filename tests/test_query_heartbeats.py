@@ -28,7 +28,8 @@ def heartbeat(origin: str, *, age: float, latency_ms: int = 10, timeout: int = 6
 async def listing(stack: Stack, *params: tuple[str, str]) -> dict[str, Any]:
     status, body = await stack.request("GET", f"/heartbeats?{urlencode(params)}")
     assert status == 200, body
-    return body
+    answer: dict[str, Any] = body
+    return answer
 
 
 async def seed_heartbeats(stack: Stack) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,11 +16,11 @@ from services.query.querystring import MAX_DEPTH, MAX_LENGTH, MAX_TERMS
 from shared.schemas import BadInput
 
 
-def q(text: str, *extra: tuple[str, str]) -> dict:
+def q(text: str, *extra: tuple[str, str]) -> dict[str, Any]:
     return parse_alert_query([("q", text), *extra]).filter
 
 
-def search(pattern: str) -> dict:
+def search(pattern: str) -> dict[str, Any]:
     return {"$regex": pattern, "$options": "i"}
 
 

@@ -87,11 +87,13 @@ def deployments(k8s: Manifests) -> dict[str, dict[str, Any]]:
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
     containers = deployment["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
-    return containers[0]
+    container: dict[str, Any] = containers[0]
+    return container
 
 
 def config_data(k8s: Manifests) -> dict[str, str]:
-    return k8s[("ConfigMap", "alertbus-config")]["data"]
+    data: dict[str, str] = k8s[("ConfigMap", "alertbus-config")]["data"]
+    return data
 
 
 def python_one_liner(command: list[str]) -> str:
