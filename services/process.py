@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 from contextlib import AsyncExitStack
+from typing import Any
 
 from aiohttp import web
 
@@ -114,11 +115,22 @@ def awaiting(coro: object) -> list[str]:
     """The frames of a suspended coroutine and of what it awaits, outermost first."""
     chain: list[str] = []
     while coro is not None and len(chain) < 40:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None) or getattr(coro, "gi_frame", None)
+        frame = _frame(coro)
         if frame is not None:
             chain.append(f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None) or getattr(coro, "gi_yieldfrom", None)
+        inner = (getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+                 or getattr(coro, "gi_yieldfrom", None))
+        if inner is not None and _frame(inner) is None and frame is not None:
+            # An async generator's step (``anext``, ``athrow``) shows no frame of its own: inside an async context
+            # manager's enter or exit (every aiohttp cleanup context is one), go on in the generator it steps.
+            generator = getattr(frame.f_locals.get("self"), "gen", None)
+            inner = generator if generator is not None and _frame(generator) is not None else inner
+        coro = inner
     return chain
+
+
+def _frame(coro: object) -> Any:
+    return getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None) or getattr(coro, "gi_frame", None)
 
 
 def inherited_sockets(stack: AsyncExitStack) -> list[socket.socket] | None:

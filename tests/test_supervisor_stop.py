@@ -18,11 +18,16 @@ ROOT = Path(__file__).parent.parent
 # A service that installs the signal handlers every service installs, says it is up, and then never stops: its
 # loop either blocked in a call (``blocked``) or awaiting what never comes (``waiting``).
 CHILD = textwrap.dedent("""
-    import asyncio, logging, sys, time
+    import asyncio, contextlib, logging, sys, time
     from services.process import wait_for_signal
 
     async def never_answers():
         await asyncio.Event().wait()
+
+    @contextlib.asynccontextmanager
+    async def cleanup_that_hangs():
+        yield
+        await never_answers()
 
     async def main(mode):
         wait_for_signal()
@@ -30,6 +35,9 @@ CHILD = textwrap.dedent("""
         print("up", flush=True)
         if mode == "blocked":
             time.sleep(3600)
+        if mode == "cleanup":
+            async with cleanup_that_hangs():
+                pass
         await task
 
     logging.basicConfig(level=logging.WARNING)
@@ -48,7 +56,9 @@ async def stuck_child(mode: str, stderr: Path) -> asyncio.subprocess.Process:
 
 @pytest.mark.parametrize(("mode", "where"), [
     ("waiting", "stuck-task: <string>:6 never_answers"),  # the task dump (SIGUSR1)
-    ("blocked", 'File "<string>", line 13 in main'),  # the thread stacks (SIGUSR2), the loop blocked
+    ("blocked", 'File "<string>", line 18 in main'),  # the thread stacks (SIGUSR2), the loop blocked
+    # Inside an async context manager's exit, as in an aiohttp cleanup context: on into its generator's frames.
+    ("cleanup", "__aexit__ > <string>:11 cleanup_that_hangs > <string>:6 never_answers"),
 ])
 def test_a_child_that_does_not_stop_says_where_it_waits_then_is_killed(
         mode: str, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
