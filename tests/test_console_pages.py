@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -16,6 +18,9 @@ from .support import Stack, alert, start_stack, unique
 from .support.browser import BROWSER_TESTS, open_console, post, row, shot
 from .support.documents import BASE_TIME, stored_alert
 from .support.seeding import insert_alerts
+
+PAGES_JS = Path(__file__).parent.parent / "services" / "gateway" / "console" / "static" / "pages.js"
+REFRESH_MS = int(re.search(r"export const REFRESH_MS = (\d+);", PAGES_JS.read_text())[1])  # type: ignore[index]
 
 pytestmark = BROWSER_TESTS
 STORED = 10_000  # alerts stored for the first-render measurement
@@ -134,6 +139,22 @@ async def test_heartbeats_overview_and_admin_pages(browser: Browser, console: St
     await expect(page.locator("section[aria-labelledby=keys-h] tr", has_text="ops@example.com")).to_have_count(0)
     status, _ = await console.request("GET", "/alerts", headers={"Authorization": f"Key {key}"}, auth=False)
     assert status == 401
+    watched.assert_clean()
+
+
+async def test_the_heartbeats_page_follows_new_and_expiring_heartbeats_without_a_click(
+        browser: Browser, console: Stack) -> None:
+    watched = await open_console(browser, console, path="/#/heartbeats")
+    page = watched.page
+    await expect(page.locator("p.summary")).to_contain_text("heartbeats")
+    origin = unique("live-hb")
+    timeout = REFRESH_MS // 1000 + 3  # it is still ok at the first reload after it was sent
+    status, body = await console.request("POST", "/heartbeat", {"origin": origin, "timeout": timeout})
+    assert status == 201, body
+    line = page.locator("table.heartbeats tr", has_text=origin)
+    wait = REFRESH_MS + 3000  # one reload, and the time it takes on a busy machine
+    await expect(line.locator(".hb-ok")).to_have_text("ok", timeout=wait)  # it appears
+    await expect(line.locator(".hb-expired")).to_have_text("expired", timeout=timeout * 1000 + wait)  # it expires
     watched.assert_clean()
 
 

@@ -5,7 +5,7 @@ import {ApiError, api, credential, describe, events, setCredential, url} from ".
 import {LiveStream} from "./stream.js";
 import {alertChanged, mountAlerts, reloadAlerts, unmountAlerts} from "./alerts.js";
 import {detailChanged, mountDetail, unmountDetail} from "./detail.js";
-import {mountHeartbeats, mountOverview} from "./pages.js";
+import {mountHeartbeats, mountOverview, unmountPages} from "./pages.js";
 import {mountAdmin} from "./admin.js";
 import {clear} from "./dom.js";
 
@@ -52,6 +52,7 @@ const ROUTES = [
 async function route() {
   unmountAlerts();
   unmountDetail();
+  unmountPages();
   const hash = location.hash;
   const root = $("view");
   for (const [pattern, mount, nav] of ROUTES) {
@@ -87,6 +88,7 @@ function signOut(message) {
   setCredential(null);
   unmountAlerts();
   unmountDetail();
+  unmountPages();
   clear($("view"));
   $("app").hidden = true;
   $("signin").hidden = false;

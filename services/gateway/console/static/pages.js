@@ -4,30 +4,56 @@
 import {api, describe} from "./api.js";
 import {SEVERITIES, clear, duration, h, svg, text, timeCell} from "./dom.js";
 
+// Heartbeats age and expire without any event to announce it, and the overview's counts change with every alert:
+// while one of these pages is shown (and the tab visible) it reloads this often, as Alerta's web console does.
+export const REFRESH_MS = 5000;
+let timer = null;
+
+export function unmountPages() {
+  clearInterval(timer);
+  timer = null;
+}
+
+function every(reload) {
+  unmountPages();
+  let busy = false;
+  timer = setInterval(async () => {
+    if (document.hidden || busy) return;
+    busy = true;
+    try {
+      await reload(true);
+    } finally {
+      busy = false;
+    }
+  }, REFRESH_MS);
+}
+
 export async function mountHeartbeats(root) {
   const status = h("select", {"aria-label": "Heartbeat status"}, h("option", {value: ""}, "any status"),
     ["ok", "slow", "expired"].map((s) => h("option", {value: s}, s)));
   const body = h("tbody");
   const summary = h("p", {class: "summary", role: "status"});
-  const refresh = async () => {
-    summary.textContent = "Loading…";
+  const refresh = async (quiet = false) => {
+    if (!quiet) summary.textContent = "Loading…";
     try {
       const data = await api("GET", "heartbeats", {params: [["status", status.value], ["page-size", 500]]});
       const rows = data.heartbeats || [];
-      summary.textContent = `${rows.length} of ${data.total ?? rows.length} heartbeats`;
+      summary.textContent = `${rows.length} of ${data.total ?? rows.length} heartbeats · updated ` +
+        new Date().toLocaleTimeString();
       clear(body).append(...(rows.length ? rows.map(heartbeatRow) :
         [h("tr", {}, h("td", {colspan: 7, class: "empty"}, "No heartbeats."))]));
     } catch (error) {
       summary.textContent = `Could not load the heartbeats: ${describe(error)}`;
     }
   };
-  status.addEventListener("change", refresh);
+  status.addEventListener("change", () => refresh());
   clear(root).append(h("h1", {}, "Heartbeats"),
-    h("div", {class: "filters"}, status, h("button", {type: "button", onclick: refresh}, "Refresh")),
+    h("div", {class: "filters"}, status, h("button", {type: "button", onclick: () => refresh()}, "Refresh")),
     summary,
     h("div", {class: "table-wrap"}, h("table", {class: "heartbeats"}, h("thead", {}, h("tr", {},
       ["Origin", "Status", "Latency", "Since", "Timeout", "Tags", "Received"].map((t) => h("th", {scope: "col"}, t)))),
     body)));
+  every(refresh);
   await refresh();
 }
 
@@ -48,14 +74,18 @@ export async function mountOverview(root) {
   const top = h("div", {class: "top10"});
   clear(root).append(h("h1", {}, "Overview"), h("h2", {}, "Alerts by severity per environment"), chart,
     legend(), h("h2", {}, "Top 10 (by event)"), top);
-  const [environments, topten] = await Promise.allSettled([
-    api("GET", "environments", {params: [["page-size", 1000]]}),
-    api("GET", "alerts/top10/count"),
-  ]);
-  if (environments.status === "fulfilled") clear(chart).append(severityChart(environments.value.environments || []));
-  else clear(chart).append(`Could not load the counts: ${describe(environments.reason)}`);
-  if (topten.status === "fulfilled") clear(top).append(topChart(topten.value.top10 || []));
-  else clear(top).append(`Could not load the top 10: ${describe(topten.reason)}`);
+  const refresh = async () => {
+    const [environments, topten] = await Promise.allSettled([
+      api("GET", "environments", {params: [["page-size", 1000]]}),
+      api("GET", "alerts/top10/count"),
+    ]);
+    if (environments.status === "fulfilled") clear(chart).append(severityChart(environments.value.environments || []));
+    else clear(chart).append(`Could not load the counts: ${describe(environments.reason)}`);
+    if (topten.status === "fulfilled") clear(top).append(topChart(topten.value.top10 || []));
+    else clear(top).append(`Could not load the top 10: ${describe(topten.reason)}`);
+  };
+  every(refresh);
+  await refresh();
 }
 
 function legend() {
