@@ -67,22 +67,6 @@ def consuming(worker: ingest.Worker) -> set[int]:
     return set(worker.balancer.consuming)
 
 
-def lane_loads(worker: ingest.Worker) -> list[int]:
-    """How many of the shards the worker consumes feed each of its lanes."""
-    assert worker.balancer is not None
-    held = [shard.lane for shard in worker.balancer.shards if shard.tag is not None]
-    return [held.count(lane) for lane in range(len(worker.lanes))]
-
-
-def test_a_taken_shard_goes_to_the_lane_with_the_fewest_shards() -> None:
-    assert shards.pick_lane([], 2, None) == 0
-    assert shards.pick_lane([0, 0, 0], 2, None) == 1  # three even shards on lane 0: the next one goes to lane 1
-    assert shards.pick_lane([0, 1], 2, 1) == 1  # a tie: the shard keeps the lane it had
-    assert shards.pick_lane([1], 2, 1) == 0  # no tie: it moves
-    assert shards.pick_lane([0, 1, 1], 3, None) == 2
-    assert shards.pick_lane([0], 1, 3) == 0  # a lane that no longer exists is never chosen
-
-
 async def test_two_workers_split_the_shards_and_one_takes_all_when_the_other_stops(settings: Settings) -> None:
     metrics = Metrics()
     first = ingest.create_worker(settings, metrics)
@@ -97,8 +81,6 @@ async def test_two_workers_split_the_shards_and_one_takes_all_when_the_other_sto
 
         await eventually(split, timeout=20)
         assert consuming(first).isdisjoint(consuming(second))
-        # Whichever shards each holds (often three even ones and one odd), both of its lanes are fed.
-        assert sorted(lane_loads(first)) == sorted(lane_loads(second)) == [1, 2]  # 3 shards each
         assert await consumer_counts(settings) == [1] * SHARDS
         assert metrics.registry.get_sample_value("alertbus_ingest_shards") == SHARDS
         await second.stop(grace=2)
@@ -107,7 +89,6 @@ async def test_two_workers_split_the_shards_and_one_takes_all_when_the_other_sto
             return consuming(first) == set(range(SHARDS)) and await consumer_counts(settings) == [1] * SHARDS
 
         await eventually(all_back, timeout=20)
-        assert lane_loads(first) == [3, 3]
     finally:
         await second.stop(grace=2)
         await first.stop(grace=2)

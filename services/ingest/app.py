@@ -35,7 +35,7 @@ from .on_demand import OnDemand
 from .processor import Processor
 from .schedules import Scheduler, make_schedules
 from .settle import SETTLE_TIMEOUT, Settler
-from .shards import Balancer, Lane, Shard
+from .shards import Balancer, Shard
 
 log = logging.getLogger("alertbus.ingest")
 MAX_RETRY_DELAY = 5.0  # seconds between tries of a batch while the store is down
@@ -49,8 +49,8 @@ class Worker:
         self.run_schedules = schedules
         self.scheduler: Scheduler | None = None
         self.on_demand: OnDemand | None = None
-        # One inbox per lane; a consumed shard feeds one lane (the one with the fewest of this worker's shards
-        # when it was taken: shards.py pick_lane), so a shard stays in order while lanes overlap their work.
+        # One inbox per lane; shard i always feeds lane i % lanes, so a shard stays in order while lanes
+        # overlap their database round-trips.
         self.lanes: list[asyncio.Queue[AbstractIncomingMessage]] = [
             asyncio.Queue() for _ in range(min(settings.ingest.lanes, settings.shards))
         ]
@@ -90,15 +90,18 @@ class Worker:
         ]
         # A channel per lane: delivery tags are per channel, so a lane can acknowledge a whole batch with
         # one multiple-ack (see Settler.settle_batch) without touching another lane's messages.
-        lanes = []
-        for inbox in self.lanes:
+        lane_channels = []
+        for _ in self.lanes:
             lane_channel = await self.connection.channel(publisher_confirms=False)
             await lane_channel.set_qos(prefetch_count=self.settings.ingest.prefetch)
-            lanes.append(Lane(lane_channel, inbox.put))
-        shards = [Shard(index, declared.name) for index, declared in enumerate(queues)]
+            lane_channels.append(lane_channel)
+        shards = [
+            Shard(index, declared.name, lane_channels[index % len(self.lanes)], self.lanes[index % len(self.lanes)].put)
+            for index, declared in enumerate(queues)
+        ]
         names = Names.from_settings(self.settings)
         # A shard that moves may have been written by another worker: the groups this one knows are forgotten.
-        self.balancer = Balancer(self.channel, names.workers, shards, lanes, Leases(self.store), self.metrics,
+        self.balancer = Balancer(self.channel, names.workers, shards, Leases(self.store), self.metrics,
                                  on_change=self.processor.groups.clear)
         self.connection.reconnect_callbacks.add(self._reconnected)
         await self.balancer.start()

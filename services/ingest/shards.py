@@ -52,33 +52,13 @@ Consume = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
 @dataclass
-class Lane:
-    """Where a consumed shard's deliveries go: a lane's channel (its delivery tags are the lane's own, so a batch is
-    acknowledged with one multiple-ack) and its inbox."""
-
-    channel: AbstractChannel
-    consume: Consume
-
-
-@dataclass
 class Shard:
     index: int
     name: str
-    lane: int | None = None  # the lane its deliveries go to, chosen when it is taken; kept while it is consumed
-    queue: AbstractRobustQueue | None = None  # declared on that lane's channel
+    channel: AbstractChannel  # the lane's channel: deliveries of a shard always go to the same lane
+    consume: Consume
+    queue: AbstractRobustQueue | None = None
     tag: str | None = None
-
-
-def pick_lane(held: list[int], lanes: int, previous: int | None) -> int:
-    """The lane for a shard being taken: one of the lanes with the fewest of the worker's consumed shards (``held``:
-    their lanes), the shard's previous lane if it is one of them. A worker holds whichever shards the balancing
-    gave it — with two workers, often three even ones and one odd — so a fixed ``index % lanes`` could leave a lane
-    idle while another one queues."""
-    counts = [held.count(lane) for lane in range(lanes)]
-    fewest = min(counts)
-    if previous is not None and previous < lanes and counts[previous] == fewest:
-        return previous
-    return counts.index(fewest)
 
 
 async def _ignore(message: AbstractIncomingMessage) -> None:
@@ -106,13 +86,12 @@ def plan(
 
 
 class Balancer:
-    def __init__(self, control: AbstractChannel, presence: str, shards: list[Shard], lanes: list[Lane],
-                 leases: Leases, metrics: Metrics, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, control: AbstractChannel, presence: str, shards: list[Shard], leases: Leases,
+                 metrics: Metrics, on_change: Callable[[], None] = lambda: None) -> None:
         self.on_change = on_change  # called whenever a shard is taken or given back, or lost with the connection
         self.control = control  # passive declarations (consumer counts) and the presence consumer
         self.presence = presence
         self.shards = shards
-        self.lanes = lanes
         self.leases = leases
         self.metrics = metrics
         self.waited: dict[int, int] = {}  # shard -> rounds seen without a consumer in a row
@@ -200,13 +179,9 @@ class Balancer:
         # Declared (passively) on the lane channel, not just named: the robust channel restores the queues
         # declared on it, and with them their consumers, after a reconnection.
         self.on_change()
-        held = [other.lane for other in self.shards if other.tag is not None and other.lane is not None]
-        lane = pick_lane(held, len(self.lanes), shard.lane)
-        if lane != shard.lane:
-            shard.lane, shard.queue = lane, None
-        shard.queue = shard.queue or cast(AbstractRobustQueue, await self.lanes[lane].channel.get_queue(shard.name))
+        shard.queue = shard.queue or cast(AbstractRobustQueue, await shard.channel.get_queue(shard.name))
         # Not robust: a consumer restored behind the round's back could wait unseen (see the module doc).
-        shard.tag = await shard.queue.consume(self.lanes[lane].consume, no_ack=False, robust=False)
+        shard.tag = await shard.queue.consume(shard.consume, no_ack=False, robust=False)
         self.waited.pop(shard.index, None)
         self.metrics.ingest_shards.inc()
 
