@@ -28,6 +28,7 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from .broker import Names, RpcClient, connect
 from .metrics import Metrics
 from .settings import Settings
+from .tasks import cancel_and_wait
 
 log = logging.getLogger("alertbus.backlog")
 POLL = 1.0  # seconds between two readings of the queues
@@ -63,9 +64,9 @@ class Backlog:
 
     async def stop(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            # Cancelled again until it ends (shared/tasks.py): a cancel can still be lost inside the client
+            # library's own waits on Python 3.11, and a lost one kept the gateway's shutdown waiting for ever.
+            await cancel_and_wait([self.task], patience=1.0, grace=5.0)
         if self.channel is not None and not self.channel.is_closed:
             with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
                 await self.channel.close()

@@ -88,13 +88,11 @@ async def test_no_bound_reads_nothing(store_url: str) -> None:
         assert stack.metrics.registry.get_sample_value("alertbus_ingest_backlog") == 0
 
 
-async def test_stop_ends_the_watch_even_when_a_reading_completes_as_it_is_cancelled(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cancel of ``stop()`` and the end of a reading in one turn of the loop: Python 3.11's ``wait_for``
-    returned the reading and dropped the cancel, the watch went on, and ``stop()`` — a gateway's shutdown —
-    waited for ever (seen: a gateway killed after 30 s, its tasks dumped in the backlog watch's sleep)."""
-    settings = Settings.from_env({"MAX_BACKLOG": "10"})
-    backlog = Backlog(settings)
+async def test_the_watch_ends_when_cancelled_as_a_reading_completes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancel and the end of a reading in one turn of the loop: Python 3.11's ``wait_for`` returned the reading
+    and dropped the cancel, and the watch went on (seen: a gateway's shutdown waiting on it until ``alertbus run``
+    killed the gateway after 30 s). The watch must end at that one cancel."""
+    backlog = Backlog(Settings.from_env({"MAX_BACKLOG": "10"}))
     readings: list[asyncio.Future[int]] = []
 
     async def read(connection: object) -> int:
@@ -105,19 +103,16 @@ async def test_stop_ends_the_watch_even_when_a_reading_completes_as_it_is_cancel
     backlog.start(cast(AbstractRobustConnection, None))
     while not readings:
         await asyncio.sleep(0)
-    stopping: list[asyncio.Task[None]] = []
+    watch = backlog.task
+    assert watch is not None
 
-    def answer_and_stop() -> None:  # the reading's answer, then stop(): one turn of the loop
+    def answer_and_cancel() -> None:  # one turn of the loop
         readings[-1].set_result(3)
-        stopping.append(asyncio.create_task(backlog.stop()))
+        watch.cancel()
 
-    asyncio.get_running_loop().call_soon(answer_and_stop)
-    while not stopping:
-        await asyncio.sleep(0)
-    done, _ = await asyncio.wait(stopping, timeout=5)  # waits without cancelling anything itself
-    assert backlog.task is not None
+    asyncio.get_running_loop().call_soon(answer_and_cancel)
+    done, _ = await asyncio.wait([watch], timeout=3)  # waits without cancelling anything itself
     if not done:
-        backlog.task.cancel()  # a second cancel ends the watch the first one missed
-        await stopping[0]
-    assert done, "stop() still waits for the watch"
-    assert backlog.task.cancelled()
+        watch.cancel()  # a second cancel ends what the first one missed
+    assert done and watch.cancelled(), f"the watch went on: {len(readings)} readings"
+    await backlog.stop()  # and stop() ends at once, the watch being over
