@@ -48,6 +48,7 @@ fuzz: $(STAMP)
 # fresh `alertbus run` driven by wrk (Debian's wrk), then the read path.
 BURST_ARGS ?=
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk for its 202 burst (Debian: apt-get install wrk)" >&2; exit 1; }
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.burst --start $(BURST_ARGS)
 	$(PY) -m bench.query $(QUERY_BENCH_ARGS)
