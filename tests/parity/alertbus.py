@@ -8,15 +8,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from services.embedded import free_port, venv_command
+from services.embedded import free_port
 from shared.settings import Settings
-from tests.support.alertbus_run import stop
+from tests.support.alertbus_run import Run, stop
 from tests.support.namespace import delete_topology
 
 ADMIN_USER = "admin@alerta.io"
@@ -39,18 +37,12 @@ def fresh_alertbus(key: str) -> Iterator[str]:
     when the block ends."""
     with tempfile.TemporaryDirectory(prefix="alertbus-parity-") as data_dir:
         env = run_env(data_dir, key)
-        proc = subprocess.Popen([venv_command("alertbus"), "run"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        banner = proc.stdout.readline()
+        proc = Run(env)  # its log is read as it comes: a full pipe never stops it
         url = f"http://127.0.0.1:{env['PORT']}"
-        # The run's log goes on being read, so that a full pipe never stops it; kept for the error message.
-        log: list[str] = [banner]
-        threading.Thread(target=lambda: log.extend(proc.stdout or ()), daemon=True).start()
         try:
-            if url not in banner:
+            if url not in proc.banner_line():
                 proc.wait(10)
-                raise RuntimeError("alertbus run did not start: " + "".join(log))
+                raise RuntimeError("alertbus run did not start: " + proc.output())
             yield url
         finally:
             stop(proc)

@@ -76,6 +76,11 @@ class Run(subprocess.Popen[str]):
             self.banner.set()
         self.banner.set()
 
+    def banner_line(self, timeout: float = 150) -> str:
+        """The first line the run printed (its banner when it serves); "" if it printed nothing."""
+        self.banner.wait(timeout)
+        return self.lines[0] if self.lines else ""
+
     def output(self) -> str:
         """What the run printed; all of it once it has exited."""
         if self.poll() is not None:
@@ -86,10 +91,9 @@ class Run(subprocess.Popen[str]):
 def start_run(env: dict[str, str]) -> Run:
     """``alertbus run``, once it printed its banner (it serves then)."""
     proc = Run(env)
-    assert proc.banner.wait(150), "alertbus run printed nothing"
-    if f"http://127.0.0.1:{env['PORT']}" not in proc.lines[0]:
-        proc.wait(30)
-        raise AssertionError(proc.output())
+    if f"http://127.0.0.1:{env['PORT']}" not in proc.banner_line():
+        stop(proc, 30)
+        raise AssertionError(f"alertbus run did not start: {proc.output()}")
     return proc
 
 
